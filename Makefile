@@ -1,0 +1,40 @@
+# Set-up and everyday commands. `make demo` and `make test` each install what they need first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA ?= ../shared/data
+SAMPLE ?= 120
+GOAL ?= cluster the texts by their topic
+export HF_HUB_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install demo test lint models clean
+
+$(BIN)/goalcluster: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade "pip>=24"
+	# The CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -c constraints.txt -e ".[small,server,dev]"
+	$(BIN)/goalcluster models --prepare
+	touch $@
+
+install: $(BIN)/goalcluster
+
+demo: install
+	$(BIN)/goalcluster run $(DATA)/syngoalex/data.jsonl --goal "$(GOAL)" --sample $(SAMPLE) \
+		--out runs/demo
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+models: install
+	$(BIN)/goalcluster models
+
+clean:
+	rm -rf $(VENV) build *.egg-info runs

@@ -1,0 +1,1 @@
+"""The clustering agent: config, typed LLM helper, LangGraph nodes and graph."""

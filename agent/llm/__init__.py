@@ -1,0 +1,1 @@
+"""The typed LLM helper and the chat backends behind it."""

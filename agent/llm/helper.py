@@ -1,0 +1,145 @@
+"""The typed LLM helper: every LLM call in goalcluster goes through :meth:`LLM.generate`.
+
+It renders a prompt file, asks the backend for JSON fitting a pydantic schema, validates it,
+asks again with the validation error shown (bounded), and raises :class:`LLMOutputError`
+carrying every attempt if the model never gets it right. Each attempt is written to the trace,
+valid answers are cached on disk, and calls and tokens are counted against the budget.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from agent.llm.backends import ChatBackend, Message
+from agent.llm.budget import Budget
+from agent.llm.cache import AnswerCache, request_key
+from agent.llm.prompts import PromptLibrary
+from agent.llm.trace import Trace
+
+T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try: what the model said and why it was refused."""
+
+    raw: str
+    error: str
+
+
+class LLMOutputError(RuntimeError):
+    """The model's output never fitted the schema; carries every attempt and the last raw text."""
+
+    def __init__(self, prompt_name: str, attempts: list[Attempt]) -> None:
+        self.prompt_name = prompt_name
+        self.attempts = attempts
+        self.last_raw = attempts[-1].raw if attempts else ""
+        super().__init__(
+            f"the model gave no valid answer to prompt {prompt_name!r} in {len(attempts)} attempt(s); "
+            f"last error: {attempts[-1].error if attempts else '-'}; last output: {self.last_raw[:300]!r}"
+        )
+
+
+@dataclass
+class LLM:
+    """A chat backend with prompts, validation, retries, trace, cache and budget around it."""
+
+    backend: ChatBackend
+    budget: Budget = field(default_factory=Budget)
+    trace: Trace = field(default_factory=Trace)
+    cache: AnswerCache | None = None
+    prompts: PromptLibrary = field(default_factory=PromptLibrary)
+    max_attempts: int = 3
+    max_tokens: int = 1024
+
+    def messages(self, prompt_name: str, variables: dict[str, Any], schema: type[BaseModel]) -> list[Message]:
+        """The exact messages :meth:`generate` sends first."""
+        body = self.prompts.render(prompt_name, variables)
+        answer_format = self.prompts.render(
+            "answer_format", {"schema": json.dumps(schema.model_json_schema(), ensure_ascii=False)}
+        )
+        return [
+            {"role": "system", "content": self.prompts.render("system", {})},
+            {"role": "user", "content": f"{body}\n\n{answer_format}"},
+        ]
+
+    def generate(self, prompt_name: str, variables: dict[str, Any], schema: type[T]) -> T:
+        """Render ``prompts/<prompt_name>.j2`` with ``variables`` and return a valid ``schema``."""
+        messages = self.messages(prompt_name, variables, schema)
+        json_schema = schema.model_json_schema()
+        key = request_key(self.backend.model_id, messages, json_schema)
+        cached = self._from_cache(key, prompt_name, messages, schema)
+        if cached is not None:
+            return cached
+        attempts: list[Attempt] = []
+        for number in range(1, self.max_attempts + 1):
+            self.budget.check()
+            started = time.perf_counter()
+            completion = self.backend.complete(messages, json_schema, max_tokens=self.max_tokens)
+            latency = time.perf_counter() - started
+            self.budget.charge(completion.prompt_tokens, completion.completion_tokens)
+            parsed, error = _validate(schema, completion.text)
+            self.trace.record(
+                prompt=prompt_name,
+                attempt=number,
+                model=self.backend.model_id,
+                messages=messages,
+                raw=completion.text,
+                parsed=None if parsed is None else parsed.model_dump(mode="json"),
+                error=error,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                latency_s=round(latency, 4),
+                cached=False,
+            )
+            if parsed is not None:
+                if self.cache is not None:
+                    self.cache.put(key, self.backend.model_id, prompt_name, completion.text)
+                return parsed
+            attempts.append(Attempt(raw=completion.text, error=error or ""))
+            messages = [
+                *messages,
+                {"role": "assistant", "content": completion.text},
+                {"role": "user", "content": self.prompts.render("retry", {"error": error})},
+            ]
+        raise LLMOutputError(prompt_name, attempts)
+
+    def _from_cache(self, key: str, prompt_name: str, messages: list[Message], schema: type[T]) -> T | None:
+        if self.cache is None:
+            return None
+        raw = self.cache.get(key)
+        if raw is None:
+            return None
+        parsed, error = _validate(schema, raw)
+        if parsed is None:  # the schema's validators changed since: ask the model again
+            return None
+        self.budget.cached_calls += 1
+        self.trace.record(
+            prompt=prompt_name,
+            attempt=1,
+            model=self.backend.model_id,
+            messages=messages,
+            raw=raw,
+            parsed=parsed.model_dump(mode="json"),
+            error=error,
+            prompt_tokens=0,
+            completion_tokens=0,
+            latency_s=0.0,
+            cached=True,
+        )
+        return parsed
+
+
+def _validate(schema: type[T], raw: str) -> tuple[T | None, str | None]:
+    try:
+        return schema.model_validate_json(raw), None
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}" for e in error.errors()[:5]
+        )
+        return None, problems

@@ -1,0 +1,35 @@
+"""Loads prompt files from ``prompts/`` by name and renders them (Jinja, StrictUndefined)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+
+
+class PromptLibrary:
+    """The prompt files in ``directory``; a missing variable fails loudly."""
+
+    def __init__(self, directory: Path = PROMPTS_DIR) -> None:
+        self.directory = directory
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(directory)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.directory.glob("*.j2"))
+
+    def render(self, name: str, variables: dict[str, Any]) -> str:
+        try:
+            template = self._env.get_template(f"{name}.j2")
+        except jinja2.TemplateNotFound as error:
+            raise KeyError(f"no prompt file {name}.j2 in {self.directory}") from error
+        return template.render(**variables).strip()

@@ -1,0 +1,31 @@
+"""The run's LLM trace: one JSON line per attempt (prompt, raw answer, parse, tokens, latency).
+
+It never holds a secret: backends' model ids carry no keys or URL credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+
+class Trace:
+    """Appends records to ``path`` (JSONL); with ``path=None`` it only keeps them in memory."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = None if path is None else Path(path)
+        self.records: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def record(self, **fields: Any) -> None:
+        entry = {"time": time.time(), **fields}
+        with self._lock:
+            self.records.append(entry)
+            if self.path is not None:
+                with self.path.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")

@@ -1,0 +1,5 @@
+import sys
+
+from goalcluster.cli import main
+
+sys.exit(main())

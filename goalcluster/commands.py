@@ -1,0 +1,119 @@
+"""What each CLI subcommand does; each returns a JSON-able summary and prints a readable one."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from tqdm import tqdm
+
+from agent.config import Config
+from agent.llm.packaged import PACKAGED_MODELS, ensure_model, is_assembled, is_installed
+from tools.corpus import Corpus, load_corpus, sample_corpus
+from tools.embed import embed_corpus
+from tools.embedders import EmbedderError, make_embedder, packaged_minilm_path
+from tools.store import EmbeddingStore
+
+BACKENDS = [
+    ("llamacpp", "packaged Qwen2.5-Coder-1.5B-Instruct, in-process (default)"),
+    ("llamacpp:small", "packaged Qwen2.5-Coder-0.5B-Instruct, in-process (fast, weak judge)"),
+    ("llamacpp:/path/to/model.gguf", "any GGUF file (n_gpu_layers for a CUDA build)"),
+    ("openai-compatible:http://HOST:PORT/v1@MODEL", "vLLM, llama.cpp server, Ollama, LM Studio, TGI"),
+    ("openai:MODEL, anthropic:MODEL, PROVIDER:MODEL", "hosted, through LangChain (extras)"),
+]
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def progress_to(bar: tqdm) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` callback that moves ``bar``."""
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return update
+
+
+def read_corpus(args: argparse.Namespace) -> Corpus:
+    corpus = load_corpus(
+        args.data,
+        text_column=args.text_column,
+        id_column=args.id_column,
+        fmt=args.fmt,
+        encoding=args.encoding,
+        on_empty="error" if args.error_on_empty else "drop",
+    )
+    if corpus.dropped_empty:
+        say(f"dropped {corpus.dropped_empty} empty text(s) (use --error-on-empty to fail instead)")
+    return sample_corpus(corpus, args.sample, args.seed)
+
+
+def models(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    rows = []
+    for name, model in PACKAGED_MODELS.items():
+        installed = is_installed(model)
+        if installed and args.prepare:
+            with tqdm(unit="B", unit_scale=True, desc=f"assembling {model.key}", file=sys.stderr) as bar:
+                ensure_model(model, config.home, progress_to(bar))
+        rows.append(
+            {
+                "llm": "llamacpp" if name == "default" else f"llamacpp:{name}",
+                "model": model.title,
+                "installed": installed,
+                "assembled": is_assembled(model, config.home),
+                "install": model.install_hint(),
+            }
+        )
+    try:
+        minilm: str | None = str(packaged_minilm_path())
+    except EmbedderError:
+        minilm = None
+    if not args.json:
+        print("Chat backends (--llm):")
+        for spec, what in BACKENDS:
+            print(f"  {spec:48s} {what}")
+        print("\nEmbedded chat models:")
+        for row in rows:
+            state = (
+                ("assembled" if row["assembled"] else "installed") if row["installed"] else "not installed"
+            )
+            print(f"  {row['llm']:16s} {row['model']:40s} {state}")
+        print("\nEmbedders (--embedder):")
+        print(f"  {'minilm':16s} all-MiniLM-L6-v2 (packaged): {'installed' if minilm else 'not installed'}")
+        print(f"  {'sentence-transformers:PATH':28s} any local sentence-transformers folder")
+        print(f"  {'openai-compatible:URL@MODEL':28s} an OpenAI-compatible embeddings endpoint")
+        print(f"\nCache: {config.home}")
+    return {"chat_models": rows, "embedder_minilm": minilm, "home": str(config.home)}
+
+
+def embed(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    corpus = read_corpus(args)
+    embedder = make_embedder(config.embedder)
+    store = EmbeddingStore(config.store_path, corpus.name, embedder.name)
+    with tqdm(desc="embedding", unit="doc", file=sys.stderr) as bar:
+        vectors, stats = embed_corpus(corpus.ids, corpus.texts, embedder, store, progress=progress_to(bar))
+    summary = {
+        "corpus": corpus.name,
+        "documents": len(corpus),
+        "embedded": stats.embedded,
+        "reused": stats.reused,
+        "truncated": stats.truncated,
+        "dimensions": int(vectors.shape[1]),
+        "seconds": round(stats.seconds, 2),
+        "store": str(config.store_path),
+    }
+    if not args.json:
+        print(
+            f"{corpus.name}: {len(corpus)} documents, {stats.embedded} embedded, {stats.reused} reused "
+            f"from the store, {vectors.shape[1]} dimensions, {stats.seconds:.1f} s"
+        )
+        if stats.truncated:
+            print(
+                f"note: {stats.truncated} text(s) are longer than the embedder reads; only their start counts"
+            )
+    return summary

@@ -1,0 +1,73 @@
+"""Fakes at the project's own seams: a scripted chat backend and a deterministic embedder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from agent.llm.backends import Completion, Message
+
+Answer = str | dict[str, Any] | Callable[[Sequence[Message], dict[str, Any]], str | dict[str, Any]]
+
+
+class ScriptedBackend:
+    """Answers from a queue (text, a dict sent as JSON, or a function of the request); records calls.
+
+    With an empty queue it raises, so a test notices an LLM call it did not expect.
+    """
+
+    def __init__(
+        self, answers: Sequence[Answer] = (), *, model_id: str = "scripted", tokens: int = 10
+    ) -> None:
+        self.queue: list[Answer] = list(answers)
+        self.calls: list[list[Message]] = []
+        self.tokens = tokens
+        self._model_id = model_id
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    def enqueue(self, *answers: Answer) -> None:
+        self.queue.extend(answers)
+
+    def complete(self, messages: Sequence[Message], schema: dict[str, Any], *, max_tokens: int) -> Completion:
+        self.calls.append(list(messages))
+        if not self.queue:
+            raise AssertionError(f"unexpected LLM call #{len(self.calls)}: {messages[-1]['content'][:200]}")
+        answer = self.queue.pop(0)
+        if callable(answer):
+            answer = answer(messages, schema)
+        text = answer if isinstance(answer, str) else json.dumps(answer)
+        return Completion(text=text, prompt_tokens=self.tokens, completion_tokens=self.tokens)
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-words vectors: texts sharing words are close. Counts what it embeds."""
+
+    def __init__(self, dim: int = 64, *, max_words: int = 1000) -> None:
+        self.dim = dim
+        self.max_words = max_words
+        self.embedded: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return f"fake-bow-{self.dim}"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded.extend(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                slot = int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim
+                out[row, slot] += 1.0
+        out[:, 0] += 1e-3  # no zero vectors
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def count_truncated(self, texts: Sequence[str]) -> int:
+        return sum(1 for text in texts if len(text.split()) > self.max_words)

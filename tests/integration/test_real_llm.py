@@ -1,0 +1,101 @@
+"""The typed helper against the real packaged 0.5B model, in-process and behind a real server."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.config import BackendOptions
+from agent.llm.backends import BackendError
+from agent.llm.helper import LLM
+from agent.llm.packaged import PACKAGED_MODELS, ensure_model
+from agent.llm.registry import make_chat_backend
+from agent.schemas import ClusterDescription
+
+pytestmark = pytest.mark.real
+
+TEXTS = ["My card payment was declined at the shop.", "Why was my card refused?", "Card declined online."]
+
+
+def describe(llm: LLM) -> ClusterDescription:
+    return llm.generate("describe_cluster", {"goal": "why payments fail", "texts": TEXTS}, ClusterDescription)
+
+
+def test_packaged_small_model_answers_the_schema(model_home: Path) -> None:
+    backend = make_chat_backend("llamacpp:small", BackendOptions(n_ctx=2048), model_home)
+    llm = LLM(backend, max_tokens=200)
+    result = describe(llm)
+    assert isinstance(result, ClusterDescription)
+    assert result.name and result.explanation
+    record = llm.trace.records[-1]
+    assert record["error"] is None and record["prompt_tokens"] > 50 and record["completion_tokens"] > 5
+    assert record["model"] == "llamacpp:qwen2.5-coder-0.5b-instruct"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served_small_model(model_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    path = ensure_model(PACKAGED_MODELS["small"], model_home)
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(path),
+        "--model_alias",
+        "small",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+    ]
+    log = log_path.open("wb")
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).read()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"llama_cpp.server did not start: {log_path.read_text()[-2000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_openai_compatible_server_on_loopback(served_small_model: str, model_home: Path) -> None:
+    backend = make_chat_backend(f"openai-compatible:{served_small_model}@small", BackendOptions(), model_home)
+    llm = LLM(backend, max_tokens=200)
+    result = describe(llm)
+    assert result.name and result.explanation
+    assert llm.budget.calls == 1 and llm.budget.tokens > 50
+    assert llm.trace.records[-1]["model"] == f"openai-compatible:{served_small_model}@small"
+
+
+def test_unreachable_server_names_the_url(model_home: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    backend = make_chat_backend(f"openai-compatible:{url}@small", BackendOptions(timeout=5), model_home)
+    with pytest.raises(BackendError, match=f"cannot reach the model server at {url}"):
+        describe(LLM(backend))

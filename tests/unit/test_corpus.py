@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tools.corpus import CorpusError, load_corpus, sample_corpus
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_reads_every_format_to_the_same_corpus(tmp_path: Path) -> None:
+    rows = [{"id": "a", "text": "card declined"}, {"id": "b", "text": "lost my card"}]
+    frame = pd.DataFrame(rows)
+    frame.to_csv(tmp_path / "c.csv", index=False)
+    frame.to_csv(tmp_path / "c.tsv", index=False, sep="\t")
+    frame.to_parquet(tmp_path / "c.parquet")
+    write(tmp_path / "c.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")
+    for name in ("c.csv", "c.tsv", "c.parquet", "c.jsonl"):
+        corpus = load_corpus(tmp_path / name)
+        assert corpus.ids == ["a", "b"], name
+        assert corpus.texts == ["card declined", "lost my card"], name
+    lines = load_corpus(write(tmp_path / "c.txt", "card declined\nlost my card\n"))
+    assert lines.ids == ["0", "1"]
+    assert lines.texts == ["card declined", "lost my card"]
+
+
+def test_named_columns_and_generated_ids(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.csv", "review,stars\nawful,1\ngreat,5\n")
+    corpus = load_corpus(path, text_column="review", keep_columns=("stars",))
+    assert corpus.texts == ["awful", "great"]
+    assert corpus.ids == ["0", "1"]
+    assert corpus.extra["stars"] == ["1", "5"]
+    assert load_corpus(path, text_column="review", id_column="stars").ids == ["1", "5"]
+
+
+def test_unknown_column_lists_the_columns(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.csv", "review,stars\nawful,1\n")
+    with pytest.raises(CorpusError, match=r"'body' is not in .*'review', 'stars'"):
+        load_corpus(path, text_column="body")
+    with pytest.raises(CorpusError, match=r"--text-column with one of: 'review', 'stars'"):
+        load_corpus(path)
+
+
+def test_missing_file_and_folder(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus(tmp_path / "nope.csv")
+    with pytest.raises(CorpusError, match="is a folder"):
+        load_corpus(tmp_path)
+    with pytest.raises(CorpusError, match="--format"):
+        load_corpus(write(tmp_path / "x.docx", "hi"))
+
+
+def test_empty_corpus(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match=r"holds no documents|is empty"):
+        load_corpus(write(tmp_path / "e.txt", ""))
+    with pytest.raises(CorpusError, match="is empty"):
+        load_corpus(write(tmp_path / "e.csv", ""))
+
+
+def test_empty_texts_dropped_with_a_count_or_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.csv", 'id,text\n1,hello\n2,"   "\n3,\n4,bye\n')
+    corpus = load_corpus(path)
+    assert corpus.ids == ["1", "4"]
+    assert corpus.dropped_empty == 2
+    with pytest.raises(CorpusError, match=r"2 document\(s\).*row 2, id '2'"):
+        load_corpus(path, on_empty="error")
+    with pytest.raises(CorpusError, match="every text"):
+        load_corpus(write(tmp_path / "blank.csv", "id,text\n1, \n"))
+
+
+def test_duplicate_ids_are_named(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", "id,text\n1,a\n2,b\n1,c\n")
+    with pytest.raises(CorpusError, match=r"repeats 1 id\(s\), e.g. '1'"):
+        load_corpus(path)
+
+
+def test_undecodable_bytes_name_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "b.txt", b"fine\nalso fine\ncaf\xe9 au lait\n")
+    with pytest.raises(CorpusError, match=r"line 3, column 4: byte 0xe9 .*--encoding"):
+        load_corpus(path)
+    assert load_corpus(path, encoding="latin-1").texts[2] == "café au lait"
+
+
+def test_bad_jsonl_line_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path / "j.jsonl", '{"text": "ok"}\n{"text": oops}\n')
+    with pytest.raises(CorpusError, match="line 2: not valid JSON"):
+        load_corpus(path)
+
+
+def test_sample_is_seeded_and_keeps_order(tmp_path: Path) -> None:
+    path = write(tmp_path / "s.txt", "\n".join(f"doc {i}" for i in range(100)))
+    corpus = load_corpus(path)
+    one, two = sample_corpus(corpus, 10, seed=3), sample_corpus(corpus, 10, seed=3)
+    assert one.ids == two.ids and len(one) == 10
+    assert [int(i) for i in one.ids] == sorted(int(i) for i in one.ids)
+    assert sample_corpus(corpus, 10, seed=4).ids != one.ids
+    assert sample_corpus(corpus, 500) is corpus

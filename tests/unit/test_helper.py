@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fakes import ScriptedBackend
+from pydantic import BaseModel, Field, field_validator
+
+from agent.llm.budget import Budget, BudgetExceeded
+from agent.llm.cache import AnswerCache
+from agent.llm.helper import LLM, LLMOutputError
+from agent.llm.trace import Trace
+
+
+class Description(BaseModel):
+    name: str = Field(description="a few words")
+    explanation: str = Field(description="one sentence")
+
+    @field_validator("name")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name must not be blank")
+        return value
+
+
+VARIABLES = {"texts": ["card declined", "payment refused"], "goal": "why payments fail"}
+GOOD = {"name": "Declined card", "explanation": "The customer's card payment was declined."}
+
+
+def test_valid_answer_is_parsed_traced_and_counted(tmp_path: Path) -> None:
+    backend = ScriptedBackend([GOOD])
+    llm = LLM(backend, trace=Trace(tmp_path / "trace.jsonl"))
+    result = llm.generate("describe_cluster", VARIABLES, Description)
+    assert result == Description(**GOOD)
+    assert "card declined" in backend.calls[0][-1]["content"]
+    assert '"explanation"' in backend.calls[0][-1]["content"]  # the schema is part of the prompt
+    assert llm.budget.calls == 1 and llm.budget.tokens == 20
+    (record,) = llm.trace.records
+    assert record["parsed"] == GOOD and record["model"] == "scripted" and record["error"] is None
+    assert (tmp_path / "trace.jsonl").read_text().count("\n") == 1
+
+
+def test_invalid_answer_is_asked_again_with_the_error_shown() -> None:
+    backend = ScriptedBackend(['{"name": "  ", "explanation": "x"}', GOOD])
+    llm = LLM(backend)
+    assert llm.generate("describe_cluster", VARIABLES, Description).name == "Declined card"
+    retry = backend.calls[1]
+    assert retry[-2] == {"role": "assistant", "content": '{"name": "  ", "explanation": "x"}'}
+    assert "name must not be blank" in retry[-1]["content"]
+    assert [r["error"] is None for r in llm.trace.records] == [False, True]
+
+
+def test_never_valid_raises_with_every_attempt() -> None:
+    backend = ScriptedBackend(["not json", '{"name": "x"}', "still not json"])
+    llm = LLM(backend, max_attempts=3)
+    with pytest.raises(LLMOutputError) as caught:
+        llm.generate("describe_cluster", VARIABLES, Description)
+    assert len(caught.value.attempts) == 3
+    assert caught.value.last_raw == "still not json"
+    assert "explanation" in caught.value.attempts[1].error
+    assert llm.budget.calls == 3
+
+
+def test_identical_rerun_is_answered_from_the_cache(tmp_path: Path) -> None:
+    cache_path = tmp_path / "cache.sqlite"
+    first = LLM(ScriptedBackend([GOOD]), cache=AnswerCache(cache_path))
+    first.generate("describe_cluster", VARIABLES, Description)
+    again = ScriptedBackend([])  # raises on any call
+    second = LLM(again, cache=AnswerCache(cache_path))
+    assert second.generate("describe_cluster", VARIABLES, Description) == Description(**GOOD)
+    assert again.calls == [] and second.budget.calls == 0 and second.budget.cached_calls == 1
+    assert second.trace.records[0]["cached"] is True
+    other_model = ScriptedBackend([GOOD], model_id="other")
+    LLM(other_model, cache=AnswerCache(cache_path)).generate("describe_cluster", VARIABLES, Description)
+    assert len(other_model.calls) == 1  # the model is part of the key
+
+
+def test_budget_stops_calls() -> None:
+    llm = LLM(ScriptedBackend([GOOD, GOOD]), budget=Budget(max_calls=1))
+    llm.generate("describe_cluster", VARIABLES, Description)
+    assert llm.budget.exhausted
+    with pytest.raises(BudgetExceeded, match="1 calls"):
+        llm.generate("describe_cluster", {**VARIABLES, "goal": "other"}, Description)
+    tokens = LLM(ScriptedBackend([GOOD], tokens=60), budget=Budget(max_tokens=100))
+    tokens.generate("describe_cluster", VARIABLES, Description)
+    with pytest.raises(BudgetExceeded):
+        tokens.generate("describe_cluster", {**VARIABLES, "goal": "x"}, Description)
+
+
+def test_missing_prompt_variable_fails_loudly() -> None:
+    import jinja2
+
+    with pytest.raises(jinja2.UndefinedError):
+        LLM(ScriptedBackend([GOOD])).generate("describe_cluster", {"goal": "x"}, Description)

@@ -1,0 +1,1 @@
+"""Pure capabilities (load, embed, cluster, sample, select, metrics); never imports agent/."""

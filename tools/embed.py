@@ -1,0 +1,65 @@
+"""Embed a corpus through the store: only texts that are new or changed reach the embedder."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tools.embedders import Embedder
+from tools.store import EmbeddingStore, text_hash
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` after each embedded batch."""
+
+
+@dataclass(frozen=True)
+class EmbedStats:
+    """What one :func:`embed_corpus` call did.
+
+    embedded: texts sent to the embedder this time.
+    reused: texts whose stored vector was still valid.
+    truncated: embedded texts longer than the embedder reads (their tail was ignored).
+    seconds: wall time of the whole call.
+    """
+
+    embedded: int
+    reused: int
+    truncated: int
+    seconds: float
+
+
+def embed_corpus(
+    ids: Sequence[str],
+    texts: Sequence[str],
+    embedder: Embedder,
+    store: EmbeddingStore,
+    *,
+    batch_size: int = 256,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, EmbedStats]:
+    """Vectors for ``texts`` (n, d), in order, embedding only what the store lacks.
+
+    Each batch is written to the store as soon as it is embedded, so an interrupted call
+    loses at most one batch of work.
+    """
+    start = time.perf_counter()
+    hashes = [text_hash(text) for text in texts]
+    todo = store.stale(ids, hashes)
+    truncated = embedder.count_truncated([texts[i] for i in todo]) if todo else 0
+    for done in range(0, len(todo), batch_size):
+        batch = todo[done : done + batch_size]
+        vectors = embedder.embed([texts[i] for i in batch])
+        store.put([ids[i] for i in batch], vectors, [hashes[i] for i in batch])
+        if progress is not None:
+            progress(min(done + batch_size, len(todo)), len(todo))
+    vectors = store.get(ids)
+    stats = EmbedStats(
+        embedded=len(todo),
+        reused=len(ids) - len(todo),
+        truncated=truncated,
+        seconds=time.perf_counter() - start,
+    )
+    return vectors, stats
