@@ -7,6 +7,7 @@ argument always wins over the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,6 +47,44 @@ class Config(BaseModel):
     budget_tokens: int | None = Field(
         None, ge=0, description="Most prompt+completion tokens a run may spend (None: no cap)."
     )
+
+    # what the user asks for
+    goal: str = Field("", description="What the clustering is for; empty: by what the texts are about.")
+    coverage: float = Field(0.9, ge=0, le=1, description="Target share of documents in some cluster.")
+    max_overlap: float = Field(0.1, ge=0, le=1, description="Most share of documents in several clusters.")
+    min_clusters: int = Field(2, ge=1, description="Fewest final clusters.")
+    max_clusters: int = Field(8, ge=1, description="Most final clusters.")
+    max_iterations: int = Field(3, ge=1, description="Most propose-assign-select-verify rounds.")
+    seed: int = Field(0, description="Seed for clustering and sampling.")
+    # how the agent works
+    cluster_method: Literal["kmeans", "agglomerative", "hdbscan"] = Field(
+        "kmeans", description="scikit-learn method for the initial fine partition."
+    )
+    micro_clusters: int | None = Field(
+        None, ge=1, description="Clusters in the initial partition (default: about 3 per wanted cluster)."
+    )
+    samples_per_proposal: int = Field(24, ge=4, description="Texts the LLM sees when proposing clusters.")
+    prompt_chars: int = Field(280, ge=40, description="Texts are cut to this many characters in prompts.")
+    assign_mode: Literal["auto", "embeddings", "llm", "goalex"] = Field(
+        "auto",
+        description="Who decides uncertain memberships: 'embeddings' only; 'llm' for the uncertain band; "
+        "'auto' uses the LLM there only if it agrees with confident embedding decisions in a probe; "
+        "'goalex' asks the LLM about every (document, cluster) pair (small corpora, baseline).",
+    )
+    min_similarity: float = Field(0.15, description="Least embedding similarity for a membership.")
+    overlap_margin: float = Field(0.015, ge=0, description="Scores this close to the best also count.")
+    pool_margin: float = Field(0.06, ge=0, description="Candidate memberships for selection: within this.")
+    uncertain_band: float = Field(0.03, ge=0, description="Margins below this are uncertain.")
+    max_llm_assign: int = Field(60, ge=0, description="Most uncertain documents sent to the LLM per round.")
+    calibration_probe: int = Field(8, ge=2, description="Confident documents the 'auto' probe asks about.")
+    calibration_agreement: float = Field(
+        0.75, ge=0, le=1, description="Agreement 'auto' needs to use the LLM."
+    )
+    spot_checks: int = Field(3, ge=0, description="Members per cluster the LLM checks to estimate precision.")
+    min_precision: float = Field(
+        0.5, ge=0, le=1, description="Clusters below this estimated precision are redone."
+    )
+    max_cluster_share: float = Field(0.6, gt=0, le=1, description="A cluster above this share is split.")
 
     @property
     def store_path(self) -> Path:

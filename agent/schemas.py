@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from functools import lru_cache
+from typing import Any, Literal, cast
+
+from pydantic import BaseModel, Field, create_model, field_validator
 
 
 def _clean(value: str) -> str:
@@ -26,3 +29,39 @@ class ClusterDescription(BaseModel):
     @classmethod
     def not_blank(cls, value: str) -> str:
         return _clean(value)
+
+
+class Proposal(BaseModel):
+    """Candidate clusters proposed for a goal."""
+
+    clusters: list[ClusterDescription] = Field(
+        description="The proposed clusters, each with a name and an explanation.", min_length=1, max_length=12
+    )
+
+    @field_validator("clusters")
+    @classmethod
+    def distinct_names(cls, clusters: list[ClusterDescription]) -> list[ClusterDescription]:
+        names = [c.name.casefold() for c in clusters]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"cluster names must be distinct; repeated: {', '.join(repeated)}")
+        return clusters
+
+
+class Judgement(BaseModel):
+    """Whether a description is true of a text."""
+
+    answer: Literal["yes", "no"] = Field(
+        description="'yes' if the description is true of the text, else 'no'."
+    )
+
+
+@lru_cache(maxsize=32)
+def choice_schema(n_options: int) -> type[BaseModel]:
+    """A schema whose one field is a number from 0 (none) to ``n_options``; the allowed values are
+    an enum, so a constrained decoder can only produce a valid answer."""
+    allowed = cast(Any, Literal[tuple(range(n_options + 1))])
+    return create_model(
+        f"Choice{n_options}",
+        choice=(allowed, Field(description=f"The number of the cluster, 1 to {n_options}, or 0 for none.")),
+    )

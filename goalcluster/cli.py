@@ -14,12 +14,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.config import DEFAULT_HOME, Config
+from pydantic import ValidationError
+
+from agent.config import DEFAULT_HOME, BackendOptions, Config
 from agent.llm.backends import BackendError
 from agent.llm.budget import BudgetExceeded
 from agent.llm.helper import LLMOutputError
 from agent.llm.packaged import ModelIntegrityError
 from goalcluster import commands
+from goalcluster.runner import RunInputError
 from tools.corpus import CorpusError
 from tools.embedders import EmbedderError
 
@@ -30,6 +33,7 @@ EXPECTED_ERRORS = (
     ModelIntegrityError,
     LLMOutputError,
     BudgetExceeded,
+    RunInputError,
 )
 
 
@@ -72,6 +76,41 @@ def _embedder_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _llm_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--llm",
+        default=_env_default("GOALCLUSTER_LLM", "llamacpp"),
+        help="chat model: llamacpp | llamacpp:small | llamacpp:PATH.gguf | openai-compatible:URL@MODEL | "
+        "PROVIDER:MODEL (env GOALCLUSTER_LLM; default %(default)s)",
+    )
+    parser.add_argument("--n-ctx", type=int, default=4096, help="llama.cpp context size (default 4096)")
+    parser.add_argument("--n-gpu-layers", type=int, default=0, help="llama.cpp layers on the GPU (-1: all)")
+    parser.add_argument("--threads", type=int, help="llama.cpp CPU threads (default: all cores)")
+    parser.add_argument("--api-key-env", help="environment variable holding the model server's API key")
+    parser.add_argument("--no-cache", action="store_true", help="do not reuse cached LLM answers")
+
+
+def _run_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--goal", default="", help="what the clusters are for (default: by topic)")
+    parser.add_argument("--out", type=Path, help="run folder (default runs/CORPUS-TIME)")
+    parser.add_argument("--coverage", type=float, default=0.9, help="target coverage (default 0.9)")
+    parser.add_argument("--max-overlap", type=float, default=0.1, help="most overlap (default 0.1)")
+    parser.add_argument("--clusters", type=int, help="exactly this many clusters")
+    parser.add_argument("--min-clusters", type=int, default=2, help="fewest clusters (default 2)")
+    parser.add_argument("--max-clusters", type=int, default=8, help="most clusters (default 8)")
+    parser.add_argument("--max-iterations", type=int, default=3, help="most rounds (default 3)")
+    parser.add_argument("--budget-calls", type=int, help="most LLM calls")
+    parser.add_argument("--budget-tokens", type=int, help="most LLM tokens")
+    parser.add_argument(
+        "--assign-mode",
+        choices=["auto", "embeddings", "llm", "goalex"],
+        default="auto",
+        help="who decides uncertain memberships (default auto; goalex: the LLM judges every pair)",
+    )
+    parser.add_argument("--cluster-method", choices=["kmeans", "agglomerative", "hdbscan"], default="kmeans")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="goalcluster",
@@ -91,17 +130,78 @@ def build_parser() -> argparse.ArgumentParser:
     _corpus_args(embed)
     _embedder_arg(embed)
     embed.set_defaults(handler=commands.embed)
+
+    run = sub.add_parser("run", help="cluster a corpus by a goal, explaining each cluster")
+    _common(run)
+    _corpus_args(run)
+    _embedder_arg(run)
+    _llm_args(run)
+    _run_args(run)
+    run.set_defaults(handler=commands.run)
+
+    resume = sub.add_parser("resume", help="continue an interrupted run without repeating finished LLM calls")
+    _common(resume)
+    resume.add_argument("run_dir", type=Path, help="the run folder")
+    resume.add_argument("--quiet", action="store_true", help="no progress output")
+    resume.set_defaults(handler=commands.resume)
     return parser
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    """The Config the flags describe (flags not given keep Config's defaults)."""
+    values: dict[str, Any] = {"home": args.home}
+    if hasattr(args, "embedder"):
+        values["embedder"] = args.embedder
+    if hasattr(args, "llm"):
+        values.update(
+            llm=args.llm,
+            use_cache=not args.no_cache,
+            backend=BackendOptions(
+                n_ctx=args.n_ctx,
+                n_gpu_layers=args.n_gpu_layers,
+                n_threads=args.threads,
+                seed=args.seed,
+                api_key_env=args.api_key_env,
+            ),
+        )
+    if hasattr(args, "goal"):
+        low, high = (
+            (args.clusters, args.clusters) if args.clusters else (args.min_clusters, args.max_clusters)
+        )
+        values.update(
+            goal=args.goal,
+            coverage=args.coverage,
+            max_overlap=args.max_overlap,
+            min_clusters=low,
+            max_clusters=high,
+            max_iterations=args.max_iterations,
+            budget_calls=args.budget_calls,
+            budget_tokens=args.budget_tokens,
+            seed=args.seed,
+            assign_mode=args.assign_mode,
+            cluster_method=args.cluster_method,
+        )
+    return Config.model_validate(values)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace, Config], dict[str, Any]] = args.handler
-    config = Config(home=args.home, embedder=getattr(args, "embedder", "minilm"))
     try:
-        result = handler(args, config)
+        result = handler(args, config_from(args))
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        print(f"error: invalid option: {problems}", file=sys.stderr)
+        return 2
     except EXPECTED_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
+        if getattr(args, "command", "") in ("run", "resume") and isinstance(
+            error, BackendError | LLMOutputError
+        ):
+            print(
+                "the run folder keeps all finished work: continue with `goalcluster resume RUN_DIR`",
+                file=sys.stderr,
+            )
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished work is kept.", file=sys.stderr)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from agent.config import Config
 from agent.llm.packaged import PACKAGED_MODELS, ensure_model, is_assembled, is_installed
+from goalcluster.results import summary_table
+from goalcluster.runner import resume_run, start_run
 from tools.corpus import Corpus, load_corpus, sample_corpus
 from tools.embed import embed_corpus
 from tools.embedders import EmbedderError, make_embedder, packaged_minilm_path
@@ -117,3 +121,20 @@ def embed(args: argparse.Namespace, config: Config) -> dict[str, Any]:
                 f"note: {stats.truncated} text(s) are longer than the embedder reads; only their start counts"
             )
     return summary
+
+
+def run(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    corpus = read_corpus(args)
+    out = args.out or Path("runs") / f"{corpus.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    say(f"run folder: {out}")
+    result = start_run(corpus, config, out, quiet=args.quiet)
+    if not args.json:
+        print(summary_table(result))
+    return result.model_dump(exclude={"assignments"})
+
+
+def resume(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    result = resume_run(args.run_dir, quiet=args.quiet)
+    if not args.json:
+        print(summary_table(result))
+    return result.model_dump(exclude={"assignments"})

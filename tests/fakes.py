@@ -71,3 +71,44 @@ class FakeEmbedder:
 
     def count_truncated(self, texts: Sequence[str]) -> int:
         return sum(1 for text in texts if len(text.split()) > self.max_words)
+
+
+def corpus_of_topics(per_topic: int = 12) -> tuple[list[str], list[str], list[str]]:
+    """(ids, texts, gold topic) for three well-separated topics the fake embedder can tell apart."""
+    topics = {
+        "card": ["card declined payment", "payment refused card shop", "my card payment failed"],
+        "parcel": ["parcel delivery late", "where is my parcel delivery", "parcel never arrived"],
+        "password": ["password reset login", "cannot login password", "forgot my password reset"],
+    }
+    ids, texts, gold = [], [], []
+    for topic, phrases in topics.items():
+        for i in range(per_topic):
+            ids.append(f"{topic}-{i}")
+            texts.append(f"{phrases[i % len(phrases)]} {topic} number {i}")
+            gold.append(topic)
+    return ids, texts, gold
+
+
+TOPIC_PROPOSAL = {
+    "clusters": [
+        {"name": "Card payments", "explanation": "card payment declined refused"},
+        {"name": "Parcel delivery", "explanation": "parcel delivery late arrived"},
+        {"name": "Password login", "explanation": "password reset login"},
+    ]
+}
+
+
+def answer_by_prompt(
+    proposal: dict[str, Any] = TOPIC_PROPOSAL, *, choice: int = 1, judge: str = "yes"
+) -> Callable[[Sequence[Message], dict[str, Any]], dict[str, Any]]:
+    """An answer function for ScriptedBackend that answers any of the agent's prompts."""
+
+    def answer(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
+        text = messages[1]["content"]
+        if "Which cluster does this text belong to?" in text:
+            return {"choice": choice}
+        if "Is the description true of this text?" in text:
+            return {"answer": judge}
+        return proposal
+
+    return answer

@@ -6,14 +6,34 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.schemas import ClusterDescription
+from agent.schemas import ClusterDescription, Judgement, Proposal, choice_schema
+
+GOAL = "Group the reviews by why the customer was unhappy."
+TEXTS = ["The card was declined twice at checkout.", "The parcel arrived a week late.", "Refund never came."]
+CLUSTERS = [
+    {"name": "Declined payment", "explanation": "The customer says a card payment was declined."},
+    {"name": "Late delivery", "explanation": "The customer says the order arrived late."},
+]
 
 CASES: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
-    "describe_cluster": (
+    "describe_cluster": ({"goal": GOAL, "texts": TEXTS[:2]}, ClusterDescription),
+    "propose": (
         {
-            "goal": "why the customer was unhappy",
-            "texts": ["The card was declined twice.", "Payment refused."],
+            "goal": GOAL,
+            "texts": TEXTS,
+            "existing": CLUSTERS[:1],
+            "note": "texts that no current cluster covers",
+            "n_clusters": 4,
         },
-        ClusterDescription,
+        Proposal,
+    ),
+    "refine": (
+        {"goal": GOAL, "mode": "sharpen", "clusters": CLUSTERS, "texts": TEXTS[:2], "reason": ""},
+        Proposal,
+    ),
+    "choose_cluster": ({"goal": GOAL, "text": TEXTS[0], "clusters": CLUSTERS}, choice_schema(2)),
+    "judge_membership": (
+        {"goal": GOAL, "text": TEXTS[0], "explanation": CLUSTERS[0]["explanation"]},
+        Judgement,
     ),
 }

@@ -51,6 +51,14 @@ class Budget:
             self.prompt_tokens += prompt_tokens
             self.completion_tokens += completion_tokens
 
+    def restore(self, usage: dict[str, int]) -> None:
+        """Start from what earlier processes of the same run spent (see ``Trace.usage``)."""
+        with self._lock:
+            self.calls = usage["llm_calls"]
+            self.cached_calls = usage["cached_calls"]
+            self.prompt_tokens = usage["prompt_tokens"]
+            self.completion_tokens = usage["completion_tokens"]
+
     def snapshot(self) -> dict[str, int]:
         return {
             "llm_calls": self.calls,

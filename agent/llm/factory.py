@@ -21,10 +21,13 @@ def build_llm(
     announce: Announce | None = None,
 ) -> LLM:
     """The typed helper over ``config.llm`` (or an explicit ``backend``), with cache and budget."""
+    trace = Trace(trace_path)
+    budget = Budget(max_calls=config.budget_calls, max_tokens=config.budget_tokens)
+    budget.restore(trace.usage())  # a resumed run keeps counting from where it stopped
     return LLM(
         backend=backend or make_chat_backend(config.llm, config.backend, config.home, announce),
-        budget=Budget(max_calls=config.budget_calls, max_tokens=config.budget_tokens),
-        trace=Trace(trace_path),
+        budget=budget,
+        trace=trace,
         cache=AnswerCache(config.cache_path) if config.use_cache else None,
         max_attempts=config.max_attempts,
         max_tokens=config.max_tokens,

@@ -60,9 +60,8 @@ class LLM:
     def messages(self, prompt_name: str, variables: dict[str, Any], schema: type[BaseModel]) -> list[Message]:
         """The exact messages :meth:`generate` sends first."""
         body = self.prompts.render(prompt_name, variables)
-        answer_format = self.prompts.render(
-            "answer_format", {"schema": json.dumps(schema.model_json_schema(), ensure_ascii=False)}
-        )
+        shown = json.dumps(_without_titles(schema.model_json_schema()), ensure_ascii=False)
+        answer_format = self.prompts.render("answer_format", {"schema": shown})
         return [
             {"role": "system", "content": self.prompts.render("system", {})},
             {"role": "user", "content": f"{body}\n\n{answer_format}"},
@@ -143,3 +142,12 @@ def _validate(schema: type[T], raw: str) -> tuple[T | None, str | None]:
             f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}" for e in error.errors()[:5]
         )
         return None, problems
+
+
+def _without_titles(node: Any) -> Any:
+    """The schema as shown in prompts: pydantic's generated titles only cost tokens."""
+    if isinstance(node, dict):
+        return {k: _without_titles(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))}
+    if isinstance(node, list):
+        return [_without_titles(v) for v in node]
+    return node

@@ -29,3 +29,15 @@ class Trace:
             if self.path is not None:
                 with self.path.open("a", encoding="utf-8") as out:
                     out.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+
+    def usage(self) -> dict[str, int]:
+        """Totals over the trace file (earlier processes of the same run included)."""
+        totals = {"llm_calls": 0, "cached_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        if self.path is None or not self.path.exists():
+            return totals
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            totals["cached_calls" if entry.get("cached") else "llm_calls"] += 1
+            totals["prompt_tokens"] += int(entry.get("prompt_tokens", 0))
+            totals["completion_tokens"] += int(entry.get("completion_tokens", 0))
+        return totals

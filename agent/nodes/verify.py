@@ -1,0 +1,104 @@
+"""Measure the result (coverage, overlap, sizes), have the LLM spot-check each cluster's members
+against its explanation, and decide what the next round should fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from langgraph.runtime import Runtime
+
+from agent.llm.budget import BudgetExceeded
+from agent.nodes.common import goal_text, timed, workspace
+from agent.schemas import Judgement
+from agent.state import IterationRecord, RunState
+from agent.workspace import RunContext, Workspace
+from tools.metrics import coverage, overlap
+
+
+@timed("verify")
+def verify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    ws = workspace(runtime)
+    members = membership_matrix(state)
+    cov, ovl = coverage(members), overlap(members)
+    precision, exhausted = _spot_check(state, ws, members)
+    action, focus, focus_clusters = _next_action(state, members, cov, ovl, precision)
+    names = {c.id: c.name for c in state.candidates}
+    record = IterationRecord(
+        iteration=state.iteration + 1,
+        action=state.action,
+        proposed=[c.name for c in state.candidates if c.origin.endswith(f"@{state.iteration + 1}")],
+        selected=[names[i] for i in state.selected],
+        coverage=round(cov, 4),
+        overlap=round(ovl, 4),
+        llm_decided=sum(1 for who in state.decided_by if who == "llm"),
+    )
+    ws.say(
+        f"round {record.iteration}: coverage {cov:.0%}, overlap {ovl:.0%}, {len(state.selected)} clusters"
+        + (f"; next: {action}" if action != "done" else "; targets met")
+    )
+    return {
+        "coverage": cov,
+        "overlap": ovl,
+        "precision": precision,
+        "action": action,
+        "focus": focus,
+        "focus_clusters": focus_clusters,
+        "iteration": state.iteration + 1,
+        "history": [record],
+        "budget_exhausted": state.budget_exhausted or exhausted or ws.llm.budget.exhausted,
+    }
+
+
+def membership_matrix(state: RunState) -> np.ndarray:
+    """(n, k) bool over ``state.selected``."""
+    column = {cid: j for j, cid in enumerate(state.selected)}
+    members = np.zeros((len(state.memberships), len(state.selected)), dtype=bool)
+    for row, ids in enumerate(state.memberships):
+        members[row, [column[i] for i in ids]] = True
+    return members
+
+
+def _spot_check(state: RunState, ws: Workspace, members: np.ndarray) -> tuple[dict[str, float], bool]:
+    """Estimated precision per cluster: the share of sampled members the LLM says fit."""
+    config, rng = state.config, np.random.default_rng(state.config.seed + state.iteration)
+    explanations = {c.id: c.explanation for c in state.candidates}
+    precision: dict[str, float] = {}
+    for j, cid in enumerate(state.selected):
+        rows = np.flatnonzero(members[:, j])
+        picks = rng.choice(rows, size=min(config.spot_checks, len(rows)), replace=False).tolist()
+        verdicts = []
+        for row in picks:
+            variables = {
+                "goal": goal_text(state),
+                "explanation": explanations[cid],
+                "text": ws.prompt_texts([int(row)])[0],
+            }
+            try:
+                verdicts.append(ws.llm.generate("judge_membership", variables, Judgement).answer == "yes")
+            except BudgetExceeded:
+                return precision, True
+        if verdicts:
+            precision[cid] = round(float(np.mean(verdicts)), 3)
+    return precision, False
+
+
+def _next_action(
+    state: RunState, members: np.ndarray, cov: float, ovl: float, precision: dict[str, float]
+) -> tuple[str, list[int], list[str]]:
+    config, counts = state.config, members.sum(axis=1)
+    if cov < config.coverage:
+        return "uncovered", np.flatnonzero(counts == 0).tolist(), []
+    if ovl > config.max_overlap:
+        shared = members[counts > 1]
+        pair_counts = shared.T.astype(int) @ shared.astype(int)
+        np.fill_diagonal(pair_counts, 0)
+        a, b = np.unravel_index(int(np.argmax(pair_counts)), pair_counts.shape)
+        return "sharpen", np.flatnonzero(counts > 1).tolist(), [state.selected[a], state.selected[b]]
+    sizes = members.sum(axis=0) / max(1, len(members))
+    for j, cid in enumerate(state.selected):
+        weak = precision.get(cid, 1.0) < config.min_precision and config.spot_checks >= 2
+        giant = sizes[j] > config.max_cluster_share and len(state.selected) < config.max_clusters
+        if weak or giant:
+            return "split", np.flatnonzero(members[:, j]).tolist(), [cid]
+    return "done", [], []

@@ -1,0 +1,77 @@
+"""The agent's one typed state. It holds ids, positions, texts of explanations, metrics and
+history, never vectors or model objects: vectors live in the Chroma store, models in the
+workspace, so a checkpoint stays small and a run can resume."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from agent.config import Config
+
+Action = Literal["initial", "uncovered", "sharpen", "split", "done"]
+
+
+def add_seconds(left: dict[str, float], right: dict[str, float]) -> dict[str, float]:
+    """Reducer: wall time per stage accumulates over iterations."""
+    return {key: left.get(key, 0.0) + right.get(key, 0.0) for key in {*left, *right}}
+
+
+class Candidate(BaseModel):
+    """A proposed cluster."""
+
+    id: str = Field(description="Stable id, e.g. 'c3'.")
+    name: str = Field(description="Short name.")
+    explanation: str = Field(description="Falsifiable description of membership.")
+    origin: str = Field(description="Which step proposed it, e.g. 'initial@1'.")
+
+
+class IterationRecord(BaseModel):
+    """What one round did and where it left the metrics."""
+
+    iteration: int
+    action: str = Field(description="What the round set out to do: initial, uncovered, sharpen, split.")
+    proposed: list[str] = Field(description="Names of the candidates this round added.")
+    selected: list[str] = Field(description="Names of the clusters chosen after the round.")
+    coverage: float
+    overlap: float
+    llm_decided: int = Field(description="Documents whose membership the LLM decided this round.")
+
+
+class RunState(BaseModel):
+    """Everything the graph knows about a run."""
+
+    config: Config = Field(description="The run's configuration (goal, targets, models).")
+    n_docs: int = Field(0, description="Documents in the corpus.")
+    truncated_for_embedding: int = Field(0, description="Texts longer than the embedder reads.")
+    micro_labels: list[int] = Field(default_factory=list, description="Initial fine partition, per document.")
+    action: Action = Field("initial", description="What the next round should do.")
+    focus: list[int] = Field(default_factory=list, description="Positions the next proposal looks at.")
+    focus_clusters: list[str] = Field(default_factory=list, description="Cluster ids to sharpen or split.")
+    samples: list[int] = Field(default_factory=list, description="Positions shown to the proposer.")
+    candidates: list[Candidate] = Field(default_factory=list, description="Every candidate proposed so far.")
+    pair_members: list[list[int]] = Field(
+        default_factory=list, description="Per document, positions in `candidates` it plausibly belongs to."
+    )
+    pair_decided_by: str = Field("embeddings", description="Who decided `pair_members`.")
+    selected: list[str] = Field(default_factory=list, description="Ids of the chosen candidates.")
+    memberships: list[list[str]] = Field(default_factory=list, description="Per document, its cluster ids.")
+    confidence: list[float] = Field(default_factory=list, description="Per document, top-1/top-2 margin.")
+    decided_by: list[str] = Field(default_factory=list, description="Per document: 'embeddings' or 'llm'.")
+    llm_assign: dict[str, float | int | bool] = Field(
+        default_factory=dict, description="The auto-mode probe: agreement, documents checked, used."
+    )
+    precision: dict[str, float] = Field(default_factory=dict, description="Estimated precision per cluster.")
+    coverage: float = Field(0.0, description="Share of documents in at least one cluster.")
+    overlap: float = Field(0.0, description="Share of documents in more than one cluster.")
+    iteration: int = Field(0, description="Rounds finished.")
+    budget_exhausted: bool = Field(False, description="The LLM budget ran out during the run.")
+    history: Annotated[list[IterationRecord], operator.add] = Field(
+        default_factory=list, description="One record per round."
+    )
+    stage_seconds: Annotated[dict[str, float], add_seconds] = Field(
+        default_factory=dict, description="Wall time per stage, summed over rounds."
+    )
+    stop_reason: str | None = Field(None, description="Why the loop stopped.")

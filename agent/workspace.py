@@ -1,0 +1,150 @@
+"""The run's workspace: its folder, corpus, models and store, shared by the nodes through the
+LangGraph runtime context. Nothing here is checkpointed; everything can be rebuilt from the run
+folder (``run.json`` and ``corpus.jsonl``), which is how a run resumes in a new process."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from agent.config import Config
+from agent.llm.backends import ChatBackend
+from agent.llm.factory import build_llm
+from agent.llm.helper import LLM
+from tools.embedders import Embedder, make_embedder
+from tools.store import EmbeddingStore
+
+RUN_FILE = "run.json"
+CORPUS_FILE = "corpus.jsonl"
+
+
+@dataclass
+class Workspace:
+    """What nodes use besides the state: texts by position, vectors, the LLM, progress output."""
+
+    config: Config
+    run_dir: Path
+    corpus_name: str
+    ids: list[str]
+    texts: list[str]
+    llm: LLM
+    embedder: Embedder
+    store: EmbeddingStore
+    quiet: bool = False
+    _vectors: np.ndarray | None = field(default=None, repr=False)
+    _explanations: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def set_vectors(self, vectors: np.ndarray) -> None:
+        self._vectors = vectors
+
+    def vectors(self) -> np.ndarray:
+        """Document vectors (n, d), from memory or the store."""
+        if self._vectors is None:
+            self._vectors = self.store.get(self.ids)
+        return self._vectors
+
+    def prompt_texts(self, positions: Sequence[int]) -> list[str]:
+        """Texts for a prompt, cut to ``config.prompt_chars`` (marked with an ellipsis)."""
+        limit = self.config.prompt_chars
+        return [_cut(self.texts[i], limit) for i in positions]
+
+    def embed_explanations(self, sentences: Sequence[str]) -> np.ndarray:
+        """Vectors (k, d) of explanation sentences; each is embedded once per process."""
+        todo = [s for s in dict.fromkeys(sentences) if s not in self._explanations]
+        if todo:
+            for sentence, vector in zip(todo, self.embedder.embed(todo), strict=True):
+                self._explanations[sentence] = vector
+        if not sentences:
+            return np.zeros((0, self.vectors().shape[1]), dtype=np.float32)
+        return np.stack([self._explanations[s] for s in sentences])
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    def bar(self, description: str, total: int) -> tqdm:
+        return tqdm(total=total, desc=description, file=sys.stderr, disable=self.quiet, leave=False)
+
+
+@dataclass
+class RunContext:
+    """The LangGraph runtime context: a run folder, and the workspace when the caller built one."""
+
+    run_dir: str
+    workspace: Workspace | None = None
+
+
+def workspace_of(context: RunContext) -> Workspace:
+    """The workspace for ``context``, opened from the run folder if the caller gave none."""
+    return context.workspace or open_workspace(context.run_dir)
+
+
+@lru_cache(maxsize=4)
+def open_workspace(run_dir: str, quiet: bool = False) -> Workspace:
+    """Rebuild a run's workspace from its folder (a served graph, or ``goalcluster resume``)."""
+    folder = Path(run_dir)
+    meta = json.loads((folder / RUN_FILE).read_text())
+    config = Config.model_validate(meta["config"])
+    ids, texts = read_corpus_file(folder / CORPUS_FILE)
+    return build_workspace(config, folder, meta["corpus"], ids, texts, quiet=quiet)
+
+
+def build_workspace(
+    config: Config,
+    run_dir: Path,
+    corpus_name: str,
+    ids: list[str],
+    texts: list[str],
+    *,
+    quiet: bool = False,
+    backend: ChatBackend | None = None,
+    embedder: Embedder | None = None,
+) -> Workspace:
+    """A workspace over the given corpus; ``backend``/``embedder`` override the configured ones."""
+    embedder = embedder or make_embedder(config.embedder)
+    announce = None if quiet else _say
+    return Workspace(
+        config=config,
+        run_dir=run_dir,
+        corpus_name=corpus_name,
+        ids=ids,
+        texts=texts,
+        llm=build_llm(config, trace_path=run_dir / "trace.jsonl", backend=backend, announce=announce),
+        embedder=embedder,
+        store=EmbeddingStore(config.store_path, corpus_name, embedder.name),
+        quiet=quiet,
+    )
+
+
+def write_run_files(
+    run_dir: Path, config: Config, corpus_name: str, ids: list[str], texts: list[str]
+) -> None:
+    """Record what a run needs to be rebuilt: its config and its corpus."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    meta: dict[str, Any] = {"config": config.model_dump(mode="json"), "corpus": corpus_name}
+    (run_dir / RUN_FILE).write_text(json.dumps(meta, indent=2))
+    with (run_dir / CORPUS_FILE).open("w", encoding="utf-8") as out:
+        for doc_id, text in zip(ids, texts, strict=True):
+            out.write(json.dumps({"id": doc_id, "text": text}, ensure_ascii=False) + "\n")
+
+
+def read_corpus_file(path: Path) -> tuple[list[str], list[str]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [row["id"] for row in rows], [row["text"] for row in rows]
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

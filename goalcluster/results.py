@@ -1,0 +1,155 @@
+"""A finished run as typed objects, and the files they are written to.
+
+Run folder: ``clusters.json``, ``assignments.jsonl``, ``assignments.csv``, ``metrics.json``,
+``trace.jsonl`` (every LLM call), ``checkpoint.sqlite`` (LangGraph), ``run.json`` and
+``corpus.jsonl`` (what a resume needs).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agent.state import RunState
+from agent.workspace import Workspace
+
+REPRESENTATIVES = 3
+
+
+class Member(BaseModel):
+    id: str
+    text: str
+
+
+class Cluster(BaseModel):
+    """One final cluster."""
+
+    id: str
+    name: str
+    explanation: str = Field(description="What every member has in common.")
+    size: int
+    share: float = Field(description="Size over the number of documents.")
+    precision: float | None = Field(description="Share of spot-checked members the LLM judged to fit.")
+    representatives: list[Member]
+
+
+class DocumentAssignment(BaseModel):
+    """Where one document went."""
+
+    id: str
+    cluster_ids: list[str] = Field(description="Empty when the document is unassigned.")
+    confidence: float = Field(
+        description="Embedding top-1 minus top-2 score (1.0 for pairwise LLM decisions)."
+    )
+    decided_by: str = Field(description="'embeddings' or 'llm'.")
+
+
+class ClusteringResult(BaseModel):
+    """Everything a run produced."""
+
+    run_dir: str
+    clusters: list[Cluster]
+    assignments: list[DocumentAssignment]
+    metrics: dict[str, Any]
+
+    def labels(self) -> list[int]:
+        """One label per document, by position of its first cluster; -1 when unassigned."""
+        position = {c.id: i for i, c in enumerate(self.clusters)}
+        return [position[a.cluster_ids[0]] if a.cluster_ids else -1 for a in self.assignments]
+
+
+def collect(state: RunState, ws: Workspace) -> ClusteringResult:
+    """Turn the final state into a :class:`ClusteringResult`."""
+    assignments = [
+        DocumentAssignment(id=doc_id, cluster_ids=ids, confidence=conf, decided_by=who)
+        for doc_id, ids, conf, who in zip(
+            ws.ids, state.memberships, state.confidence, state.decided_by, strict=True
+        )
+    ]
+    by_id = {c.id: c for c in state.candidates}
+    clusters = []
+    for cid in state.selected:
+        rows = [i for i, ids in enumerate(state.memberships) if cid in ids]
+        best = sorted(rows, key=lambda i: -state.confidence[i])[:REPRESENTATIVES]
+        clusters.append(
+            Cluster(
+                id=cid,
+                name=by_id[cid].name,
+                explanation=by_id[cid].explanation,
+                size=len(rows),
+                share=round(len(rows) / max(1, state.n_docs), 4),
+                precision=state.precision.get(cid),
+                representatives=[Member(id=ws.ids[i], text=ws.texts[i]) for i in best],
+            )
+        )
+    clusters.sort(key=lambda c: -c.size)
+    return ClusteringResult(
+        run_dir=str(ws.run_dir), clusters=clusters, assignments=assignments, metrics=run_metrics(state, ws)
+    )
+
+
+def run_metrics(state: RunState, ws: Workspace) -> dict[str, Any]:
+    counts = [len(ids) for ids in state.memberships]
+    usage = ws.llm.budget.snapshot()
+    return {
+        "goal": state.config.goal,
+        "llm": ws.llm.backend.model_id,
+        "embedder": ws.embedder.name,
+        "documents": state.n_docs,
+        "clusters": len(state.selected),
+        "coverage": round(state.coverage, 4),
+        "overlap": round(state.overlap, 4),
+        "unassigned": sum(1 for c in counts if c == 0),
+        "coverage_target": state.config.coverage,
+        "max_overlap": state.config.max_overlap,
+        "iterations": state.iteration,
+        "stop_reason": state.stop_reason,
+        **usage,
+        "llm_decided_documents": sum(1 for who in state.decided_by if who == "llm"),
+        "llm_assign_probe": state.llm_assign,
+        "assign_mode": state.config.assign_mode,
+        "seconds": round(sum(state.stage_seconds.values()), 2),
+        "stage_seconds": {k: round(v, 2) for k, v in sorted(state.stage_seconds.items())},
+        "truncated_for_embedding": state.truncated_for_embedding,
+        "history": [record.model_dump() for record in state.history],
+    }
+
+
+def write_result(result: ClusteringResult, run_dir: Path) -> None:
+    """Write the result files into ``run_dir``."""
+    (run_dir / "clusters.json").write_text(
+        json.dumps([c.model_dump() for c in result.clusters], indent=2, ensure_ascii=False)
+    )
+    (run_dir / "metrics.json").write_text(json.dumps(result.metrics, indent=2, ensure_ascii=False))
+    with (run_dir / "assignments.jsonl").open("w", encoding="utf-8") as out:
+        for row in result.assignments:
+            out.write(json.dumps(row.model_dump(), ensure_ascii=False) + "\n")
+    with (run_dir / "assignments.csv").open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["id", "cluster_ids", "confidence", "decided_by"])
+        for row in result.assignments:
+            writer.writerow([row.id, ";".join(row.cluster_ids), row.confidence, row.decided_by])
+
+
+def summary_table(result: ClusteringResult) -> str:
+    """A readable table of the clusters and the run's figures."""
+    m = result.metrics
+    lines = [f"{'id':>4}  {'size':>5}  {'share':>6}  {'prec.':>5}  name — explanation"]
+    for c in result.clusters:
+        precision = "-" if c.precision is None else f"{c.precision:.2f}"
+        lines.append(f"{c.id:>4}  {c.size:>5}  {c.share:>6.1%}  {precision:>5}  {c.name} — {c.explanation}")
+    lines.append(
+        f"\ncoverage {m['coverage']:.1%} (target {m['coverage_target']:.0%}), overlap {m['overlap']:.1%} "
+        f"(max {m['max_overlap']:.0%}), {m['unassigned']} unassigned of {m['documents']}"
+    )
+    lines.append(
+        f"{m['iterations']} round(s), stopped: {m['stop_reason']}; {m['llm_calls']} LLM calls "
+        f"({m['cached_calls']} from cache), {m['prompt_tokens'] + m['completion_tokens']} tokens, "
+        f"{m['seconds']:.0f} s"
+    )
+    lines.append(f"results in {result.run_dir}")
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""Start, drive and resume runs of the graph, with a LangGraph SQLite checkpoint in the run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from agent.config import Config
+from agent.graph import build_graph
+from agent.llm.backends import ChatBackend
+from agent.state import RunState
+from agent.workspace import (
+    RunContext,
+    Workspace,
+    build_workspace,
+    read_corpus_file,
+    write_run_files,
+)
+from goalcluster.results import ClusteringResult, collect, write_result
+from tools.corpus import Corpus
+from tools.embedders import Embedder
+
+CHECKPOINT = "checkpoint.sqlite"
+THREAD: RunnableConfig = {"configurable": {"thread_id": "run"}, "recursion_limit": 200}
+
+
+class RunInputError(ValueError):
+    """The request cannot be run as given; the message says how to fix it."""
+
+
+def check_request(corpus: Corpus, config: Config) -> None:
+    """Refuse requests that cannot succeed, before any work is done."""
+    if config.goal and not config.goal.strip():
+        raise RunInputError("the goal is empty. Write what the clusters are for, or leave out --goal.")
+    if config.min_clusters > config.max_clusters:
+        raise RunInputError(
+            f"--min-clusters {config.min_clusters} is above --max-clusters {config.max_clusters}."
+        )
+    if len(corpus) < config.min_clusters:
+        raise RunInputError(
+            f"the corpus has {len(corpus)} document(s) but {config.min_clusters} cluster(s) were asked for. "
+            f"Ask for at most {len(corpus)}, or add documents."
+        )
+
+
+def start_run(
+    corpus: Corpus,
+    config: Config,
+    run_dir: Path,
+    *,
+    backend: ChatBackend | None = None,
+    embedder: Embedder | None = None,
+    quiet: bool = False,
+) -> ClusteringResult:
+    """Run the graph on ``corpus`` from the start; files go to ``run_dir``."""
+    check_request(corpus, config)
+    if (run_dir / CHECKPOINT).exists():
+        raise RunInputError(f"{run_dir} already holds a run. Resume it (goalcluster resume) or pick --out.")
+    write_run_files(run_dir, config, corpus.name, corpus.ids, corpus.texts)
+    ws = build_workspace(
+        config,
+        run_dir,
+        corpus.name,
+        corpus.ids,
+        corpus.texts,
+        quiet=quiet,
+        backend=backend,
+        embedder=embedder,
+    )
+    return _drive(ws, {"config": config})
+
+
+def resume_run(
+    run_dir: Path,
+    *,
+    backend: ChatBackend | None = None,
+    embedder: Embedder | None = None,
+    quiet: bool = False,
+) -> ClusteringResult:
+    """Continue an interrupted run from its last checkpoint; finished LLM calls are not repeated."""
+    import json
+
+    meta_path = run_dir / "run.json"
+    if not meta_path.exists():
+        raise RunInputError(f"{run_dir} is not a goalcluster run folder (no run.json).")
+    meta = json.loads(meta_path.read_text())
+    config = Config.model_validate(meta["config"])
+    ids, texts = read_corpus_file(run_dir / "corpus.jsonl")
+    ws = build_workspace(
+        config, run_dir, meta["corpus"], ids, texts, quiet=quiet, backend=backend, embedder=embedder
+    )
+    return _drive(ws, None)
+
+
+def _drive(ws: Workspace, start: dict[str, Any] | None) -> ClusteringResult:
+    with SqliteSaver.from_conn_string(str(ws.run_dir / CHECKPOINT)) as saver:
+        app = build_graph().compile(checkpointer=saver)
+        app.invoke(start, THREAD, context=RunContext(run_dir=str(ws.run_dir), workspace=ws))
+        state = RunState.model_validate(app.get_state(THREAD).values)
+    result = collect(state, ws)
+    write_result(result, ws.run_dir)
+    return result

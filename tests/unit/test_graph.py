@@ -1,0 +1,192 @@
+"""The graph with the scripted fake LLM and the deterministic fake embedder: every route."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fakes import FakeEmbedder, ScriptedBackend, answer_by_prompt, corpus_of_topics
+
+from agent.config import Config
+from goalcluster.runner import RunInputError, start_run
+from tools.corpus import Corpus
+from tools.metrics import hungarian_accuracy
+
+
+def topics_corpus(per_topic: int = 12) -> tuple[Corpus, list[str]]:
+    ids, texts, gold = corpus_of_topics(per_topic)
+    return Corpus(ids=ids, texts=texts, name="topics"), gold
+
+
+def config(tmp_path: Path, **overrides: object) -> Config:
+    base = {
+        "home": tmp_path / "home",
+        "goal": "why the customer wrote",
+        "min_clusters": 2,
+        "max_clusters": 4,
+        "assign_mode": "embeddings",
+        "spot_checks": 2,
+        "use_cache": False,
+    }
+    return Config.model_validate({**base, **overrides})
+
+
+def backend(n: int = 200, **kwargs: object) -> ScriptedBackend:
+    return ScriptedBackend([answer_by_prompt(**kwargs)] * n)  # type: ignore[arg-type]
+
+
+def test_targets_met_in_one_round(tmp_path: Path) -> None:
+    corpus, gold = topics_corpus()
+    fake = backend()
+    result = start_run(
+        corpus, config(tmp_path), tmp_path / "run", backend=fake, embedder=FakeEmbedder(), quiet=True
+    )
+    assert result.metrics["stop_reason"] == "targets_met"
+    assert result.metrics["coverage"] >= 0.9 and result.metrics["overlap"] <= 0.1
+    assert {c.name for c in result.clusters} == {"Card payments", "Parcel delivery", "Password login"}
+    assert hungarian_accuracy(gold, result.labels()) == 1.0
+    assert all(c.precision == 1.0 for c in result.clusters)
+    assert result.metrics["llm_calls"] == len(fake.calls) == 1 + 3 * 2  # one proposal, two checks per cluster
+    run = tmp_path / "run"
+    rows = [json.loads(line) for line in (run / "assignments.jsonl").read_text().splitlines()]
+    assert len(rows) == len(corpus) and all(len(r["cluster_ids"]) == 1 for r in rows)
+    metrics = json.loads((run / "metrics.json").read_text())
+    for key in (
+        "coverage",
+        "overlap",
+        "llm_calls",
+        "prompt_tokens",
+        "completion_tokens",
+        "iterations",
+        "stop_reason",
+        "seconds",
+    ):
+        assert key in metrics
+    assert (run / "assignments.csv").read_text().startswith("id,cluster_ids,confidence,decided_by")
+    assert len((run / "trace.jsonl").read_text().splitlines()) == len(fake.calls)
+
+
+def test_coverage_short_goes_back_to_propose_on_the_uncovered(tmp_path: Path) -> None:
+    corpus, _ = topics_corpus()
+    partial = {"clusters": [{"name": "Card payments", "explanation": "card payment declined refused"}]}
+    fake = ScriptedBackend([answer_by_prompt(partial)] * 5 + [answer_by_prompt()] * 50)  # type: ignore[list-item]
+    result = start_run(
+        corpus,
+        config(tmp_path, min_clusters=1),
+        tmp_path / "run",
+        backend=fake,
+        embedder=FakeEmbedder(),
+        quiet=True,
+    )
+    history = result.metrics["history"]
+    assert history[0]["action"] == "initial" and history[0]["coverage"] < 0.9
+    assert history[1]["action"] == "uncovered"
+    assert any("texts that no current cluster covers" in c[1]["content"] for c in fake.calls)
+    assert result.metrics["stop_reason"] == "targets_met" and result.metrics["coverage"] >= 0.9
+
+
+def test_overlap_high_sharpens_the_overlapping_clusters(tmp_path: Path) -> None:
+    corpus, _ = topics_corpus()
+    overlapping = {
+        "clusters": [
+            {"name": "Card payments", "explanation": "card payment declined refused number"},
+            {"name": "Anything numbered", "explanation": "number card payment"},
+            {"name": "Parcel delivery", "explanation": "parcel delivery late arrived"},
+            {"name": "Password login", "explanation": "password reset login"},
+        ]
+    }
+    fake = ScriptedBackend([answer_by_prompt(overlapping)] * 200)  # type: ignore[list-item]
+    result = start_run(
+        corpus,
+        config(tmp_path, overlap_margin=0.5, max_iterations=2),
+        tmp_path / "run",
+        backend=fake,
+        embedder=FakeEmbedder(),
+        quiet=True,
+    )
+    history = result.metrics["history"]
+    assert history[0]["overlap"] > 0.1
+    assert history[1]["action"] == "sharpen"
+    assert any("These clusters overlap" in c[1]["content"] for c in fake.calls)
+    assert result.metrics["stop_reason"] == "max_iterations"
+
+
+def test_budget_out_stops_cleanly_with_what_exists(tmp_path: Path) -> None:
+    corpus, _ = topics_corpus()
+    fake = backend()
+    result = start_run(
+        corpus,
+        config(tmp_path, budget_calls=2),
+        tmp_path / "run",
+        backend=fake,
+        embedder=FakeEmbedder(),
+        quiet=True,
+    )
+    assert result.metrics["stop_reason"] == "budget_exhausted"
+    assert len(fake.calls) == 2 and result.metrics["llm_calls"] == 2
+    assert result.clusters and (tmp_path / "run" / "clusters.json").exists()
+
+
+def test_llm_decides_the_uncertain_band_when_the_probe_agrees(tmp_path: Path) -> None:
+    corpus, _ = topics_corpus()
+    result = start_run(
+        corpus,
+        config(
+            tmp_path,
+            assign_mode="auto",
+            uncertain_band=2.0,
+            max_llm_assign=5,
+            calibration_probe=3,
+            spot_checks=0,
+        ),
+        tmp_path / "run",
+        backend=backend(choice=0),
+        embedder=FakeEmbedder(),
+        quiet=True,
+    )
+    probe = result.metrics["llm_assign_probe"]
+    assert probe["checked"] == 3 and probe["agreement"] == 0.0 and probe["used"] is False
+    assert result.metrics["llm_decided_documents"] == 0
+    forced = start_run(
+        corpus,
+        config(
+            tmp_path, assign_mode="llm", uncertain_band=2.0, max_llm_assign=5, spot_checks=0, max_iterations=1
+        ),
+        tmp_path / "run2",
+        backend=backend(choice=0),
+        embedder=FakeEmbedder(),
+        quiet=True,
+    )
+    assert forced.metrics["llm_decided_documents"] == 5 and forced.metrics["unassigned"] == 5
+
+
+def test_goalex_mode_judges_every_pair(tmp_path: Path) -> None:
+    corpus, _ = topics_corpus(per_topic=3)
+    fake = backend(judge="no")
+    result = start_run(
+        corpus,
+        config(tmp_path, assign_mode="goalex", spot_checks=0, max_iterations=1, min_clusters=1),
+        tmp_path / "run",
+        backend=fake,
+        embedder=FakeEmbedder(),
+        quiet=True,
+    )
+    assert len(fake.calls) == 1 + 9 * 3
+    assert result.metrics["coverage"] == 0.0 and result.metrics["stop_reason"] == "max_iterations"
+
+
+def test_bad_requests_are_refused_before_any_work(tmp_path: Path) -> None:
+    corpus, _ = topics_corpus(per_topic=1)
+    with pytest.raises(RunInputError, match="goal is empty"):
+        start_run(
+            corpus, config(tmp_path, goal="   "), tmp_path / "a", backend=backend(), embedder=FakeEmbedder()
+        )
+    with pytest.raises(RunInputError, match=r"3 document\(s\) but 5 cluster"):
+        start_run(
+            corpus,
+            config(tmp_path, min_clusters=5, max_clusters=6),
+            tmp_path / "b",
+            backend=backend(),
+            embedder=FakeEmbedder(),
+        )
