@@ -41,11 +41,14 @@ class Proposal(BaseModel):
     @field_validator("clusters")
     @classmethod
     def distinct_names(cls, clusters: list[ClusterDescription]) -> list[ClusterDescription]:
-        names = [c.name.casefold() for c in clusters]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"cluster names must be distinct; repeated: {', '.join(repeated)}")
-        return clusters
+        """Later clusters repeating an earlier name are dropped (small models repeat themselves)."""
+        seen: set[str] = set()
+        distinct = []
+        for cluster in clusters:
+            if cluster.name.casefold() not in seen:
+                seen.add(cluster.name.casefold())
+                distinct.append(cluster)
+        return distinct
 
 
 class Judgement(BaseModel):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from agent.config import Config
@@ -24,6 +26,16 @@ from tools.corpus import Corpus
 from tools.embedders import Embedder
 
 CHECKPOINT = "checkpoint.sqlite"
+# The state's own types, allowed back out of the checkpoint (nothing else is unpickled).
+SERDE = JsonPlusSerializer(
+    allowed_msgpack_modules=[
+        ("agent.config", "Config"),
+        ("agent.config", "BackendOptions"),
+        ("agent.state", "Candidate"),
+        ("agent.state", "IterationRecord"),
+        ("agent.state", "RunState"),
+    ]
+)
 THREAD: RunnableConfig = {"configurable": {"thread_id": "run"}, "recursion_limit": 200}
 
 
@@ -96,10 +108,13 @@ def resume_run(
 
 
 def _drive(ws: Workspace, start: dict[str, Any] | None) -> ClusteringResult:
-    with SqliteSaver.from_conn_string(str(ws.run_dir / CHECKPOINT)) as saver:
-        app = build_graph().compile(checkpointer=saver)
+    connection = sqlite3.connect(ws.run_dir / CHECKPOINT, check_same_thread=False)
+    try:
+        app = build_graph().compile(checkpointer=SqliteSaver(connection, serde=SERDE))
         app.invoke(start, THREAD, context=RunContext(run_dir=str(ws.run_dir), workspace=ws))
         state = RunState.model_validate(app.get_state(THREAD).values)
+    finally:
+        connection.close()
     result = collect(state, ws)
     write_result(result, ws.run_dir)
     return result

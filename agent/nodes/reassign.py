@@ -10,10 +10,11 @@ from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
 from agent.nodes.common import candidate_scores, goal_text, timed, workspace
-from agent.schemas import choice_schema
+from agent.schemas import Judgement, choice_schema
 from agent.state import Candidate, RunState
 from agent.workspace import RunContext, Workspace
 from tools.assign import Assignment, assign, uncertain, with_decisions
+from tools.sample import diverse
 
 MAX_OPTIONS = 9  # options shown to the LLM for one document: its best-scoring clusters
 
@@ -32,9 +33,9 @@ def reassign(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             if config.assign_mode == "auto" and "used" not in probe:
                 probe = _probe(state, ws, chosen, scores, result)
             if config.assign_mode == "llm" or probe.get("used"):
-                band = uncertain(result, config.uncertain_band)
-                band = band[np.argsort(result.confidence[band], kind="stable")][: config.max_llm_assign]
-                decided = _ask(state, ws, chosen, scores, band.tolist())
+                decided = _ask(
+                    state, ws, chosen, scores, _unsure(result, config.uncertain_band, config.max_llm_assign)
+                )
         except BudgetExceeded:
             exhausted = True
             ws.say("LLM budget spent: the remaining memberships stay as the embeddings decided")
@@ -47,6 +48,13 @@ def reassign(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         "llm_assign": probe,
         "budget_exhausted": state.budget_exhausted or exhausted,
     }
+
+
+def _unsure(result: Assignment, band: float, limit: int) -> list[int]:
+    """Unassigned documents and those with the smallest margins, at most ``limit``."""
+    rows = np.union1d(uncertain(result, band), np.flatnonzero(result.top < 0))
+    margin = np.where(result.top[rows] < 0, -1.0, result.confidence[rows])
+    return [int(i) for i in rows[np.argsort(margin, kind="stable")][:limit]]
 
 
 def _from_pairs(state: RunState, chosen: list[Candidate], result: Assignment) -> Assignment:
@@ -63,25 +71,47 @@ def _from_pairs(state: RunState, chosen: list[Candidate], result: Assignment) ->
 def _probe(
     state: RunState, ws: Workspace, chosen: list[Candidate], scores: np.ndarray, result: Assignment
 ) -> dict[str, float | int | bool]:
-    """Ask the LLM about the documents the embeddings are surest of; use it for the uncertain band
-    only if it agrees with them often enough (a model that misses easy cases misses hard ones)."""
+    """Should the LLM decide where the embeddings are unsure? Ask it about a spread of documents;
+    where it disagrees with the embeddings, let its yes/no judgement (the form small models do
+    best) arbitrate between the two choices. Use the LLM if it mostly agrees, or wins more
+    arbitrations than the embeddings (a goal the embedding space does not see, e.g. style)."""
     config = state.config
-    sure = [int(i) for i in np.argsort(-result.confidence, kind="stable") if result.top[i] >= 0]
-    by_cluster: dict[int, list[int]] = {}
-    for i in sure:
-        by_cluster.setdefault(int(result.top[i]), []).append(i)
-    picks = [
-        rows[r] for r in range(config.calibration_probe) for rows in by_cluster.values() if r < len(rows)
-    ]
-    picks = picks[: config.calibration_probe]
+    picks = diverse(ws.vectors(), config.calibration_probe, random_state=config.seed)
     answers = _ask(state, ws, chosen, scores, picks)
     agreement = float(np.mean([answers[i] == result.top[i] for i in picks])) if picks else 0.0
-    used = agreement >= config.calibration_agreement
+    llm_wins = embedding_wins = 0
+    for row in (i for i in picks if answers[i] != result.top[i]):
+        llm_says, embeddings_say = (
+            _fits(state, ws, chosen, row, answers[row]),
+            _fits(state, ws, chosen, row, int(result.top[row])),
+        )
+        llm_wins += int(llm_says and not embeddings_say)
+        embedding_wins += int(embeddings_say and not llm_says)
+    used = agreement >= config.calibration_agreement or llm_wins > embedding_wins
     ws.say(
-        f"LLM agreed with {agreement:.0%} of {len(picks)} confident embedding decisions: "
-        f"{'using' if used else 'not using'} it for uncertain documents"
+        f"LLM probe on {len(picks)} documents: {agreement:.0%} agree with the embeddings; of the rest the "
+        f"judge backs the LLM {llm_wins}x, the embeddings {embedding_wins}x: "
+        f"{'using' if used else 'not using'} the LLM for uncertain documents"
     )
-    return {"agreement": round(agreement, 3), "checked": len(picks), "used": used}
+    return {
+        "agreement": round(agreement, 3),
+        "checked": len(picks),
+        "llm_wins": llm_wins,
+        "embedding_wins": embedding_wins,
+        "used": used,
+    }
+
+
+def _fits(state: RunState, ws: Workspace, chosen: list[Candidate], row: int, cluster: int) -> bool:
+    """The LLM's yes/no: is ``chosen[cluster]``'s explanation true of document ``row``?"""
+    if cluster < 0:
+        return False
+    variables = {
+        "goal": goal_text(state),
+        "explanation": chosen[cluster].explanation,
+        "text": ws.prompt_texts([row])[0],
+    }
+    return ws.llm.generate("judge_membership", variables, Judgement).answer == "yes"
 
 
 def _ask(

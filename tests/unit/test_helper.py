@@ -93,3 +93,18 @@ def test_missing_prompt_variable_fails_loudly() -> None:
 
     with pytest.raises(jinja2.UndefinedError):
         LLM(ScriptedBackend([GOOD])).generate("describe_cluster", {"goal": "x"}, Description)
+
+
+def test_repeated_cluster_names_are_dropped_not_fatal() -> None:
+    from agent.schemas import Proposal
+
+    proposal = Proposal.model_validate(
+        {
+            "clusters": [
+                {"name": "Fees", "explanation": "a"},
+                {"name": "fees", "explanation": "b"},
+                {"name": "Cards", "explanation": "c"},
+            ]
+        }
+    )
+    assert [c.explanation for c in proposal.clusters] == ["a", "c"]
