@@ -1,0 +1,1 @@
+"""Measurements on real labeled data: ``python -m evals --help``."""

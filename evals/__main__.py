@@ -1,0 +1,20 @@
+"""``python -m evals COMMAND``: measurements on the labeled sets in ../shared/data."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from evals import goalsteer
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    goalsteer.add_parser(sub)
+    args = parser.parse_args()
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

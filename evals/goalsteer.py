@@ -1,0 +1,123 @@
+"""Does the goal steer the clustering? Run the agent once per goal of a multi-criteria dataset and
+score each run against every criterion's gold labels (NMI, ACC, ARI).
+
+    python -m evals goalsteer [--dataset syngoalex] [--n 96] [--llm llamacpp] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import goalcluster
+from evals.data import DEFAULT_DATA_DIR, load_set, stratified
+from tools.metrics import agreement
+
+FIGURES = (
+    "coverage",
+    "overlap",
+    "clusters",
+    "llm_calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "stop_reason",
+)
+
+
+def run_goal(data_dir: Path, dataset: str, criterion: str, args: argparse.Namespace) -> dict[str, Any]:
+    data = stratified(load_set(data_dir, dataset), criterion, args.n, args.seed)
+    started = time.perf_counter()
+    result = goalcluster.cluster(
+        data.texts,
+        ids=data.ids,
+        goal=data.goals[criterion],
+        llm=args.llm,
+        name=f"{dataset}-{args.n}",
+        out=args.out / f"{dataset}-{criterion}-{args.seed}",
+        quiet=not args.verbose,
+        seed=args.seed,
+        max_clusters=args.max_clusters,
+        max_iterations=args.max_iterations,
+    )
+    seconds = time.perf_counter() - started
+    predicted = result.labels()
+    return {
+        "dataset": dataset,
+        "goal_criterion": criterion,
+        "n": len(data.ids),
+        **{key: result.metrics[key] for key in FIGURES},
+        "seconds": round(seconds, 1),
+        "against": {c: agreement(gold, predicted) for c, gold in data.labels.items()},
+        "clusters_found": [
+            {"name": c.name, "explanation": c.explanation, "size": c.size} for c in result.clusters
+        ],
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    criteria = sorted({c for row in rows for c in row["against"]})
+    head = ["goal", "n", "coverage", "overlap", "k", "LLM calls", "seconds"]
+    head += [f"NMI/ACC vs {c}" for c in criteria] + ["own goal wins?"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        scores = row["against"]
+        own = scores[row["goal_criterion"]]["nmi"]
+        wins = all(own > scores[c]["nmi"] for c in criteria if c != row["goal_criterion"])
+        cells = [
+            row["goal_criterion"],
+            row["n"],
+            f"{row['coverage']:.2f}",
+            f"{row['overlap']:.2f}",
+            row["clusters"],
+            row["llm_calls"],
+            row["seconds"],
+        ]
+        cells += [f"{scores[c]['nmi']:.3f} / {scores[c]['acc']:.3f}" for c in criteria]
+        cells.append("yes" if wins else "**no**")
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir)
+    goals = load_set(data_dir, args.dataset).goals
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for criterion in goals:
+        print(f"== {args.dataset}: goal '{criterion}'", flush=True)
+        rows.append(run_goal(data_dir, args.dataset, criterion, args))
+        print(table(rows[-1:]), flush=True)
+    report = {
+        "dataset": args.dataset,
+        "llm": args.llm,
+        "n": args.n,
+        "seed": args.seed,
+        "date": time.strftime("%Y-%m-%d"),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "goalcluster": goalcluster.__version__,
+        "rows": rows,
+    }
+    (args.out / "goalsteer.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    (args.out / "goalsteer.md").write_text(table(rows) + "\n")
+    print(f"\n{table(rows)}\n\nwritten to {args.out}")
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("goalsteer", help="one run per goal of a dataset, scored against every criterion")
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+    parser.add_argument("--dataset", default="syngoalex")
+    parser.add_argument("--n", type=int, default=96, help="stratified sample size per goal (default 96)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--llm", default="llamacpp")
+    parser.add_argument("--max-clusters", type=int, default=6)
+    parser.add_argument("--max-iterations", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path("runs/evals"))
+    parser.add_argument("--verbose", action="store_true", help="show the agent's progress")
+    parser.set_defaults(handler=main)
