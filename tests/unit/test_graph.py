@@ -147,6 +147,7 @@ def test_llm_decides_the_uncertain_band_when_the_probe_agrees(tmp_path: Path) ->
     )
     probe = result.metrics["llm_assign_probe"]
     assert probe["checked"] == 3 and probe["agreement"] == 0.0 and probe["used"] is False
+    assert (probe["llm_wins"], probe["embedding_wins"]) == (0, 3)  # the judge backs the embeddings
     assert result.metrics["llm_decided_documents"] == 0
     forced = start_run(
         corpus,
@@ -190,3 +191,40 @@ def test_bad_requests_are_refused_before_any_work(tmp_path: Path) -> None:
             backend=backend(),
             embedder=FakeEmbedder(),
         )
+
+
+def test_probe_hands_the_uncertain_band_to_the_llm_when_the_judge_backs_it(tmp_path: Path) -> None:
+    corpus, _ = topics_corpus()
+
+    def answer(messages, schema):  # type: ignore[no-untyped-def]
+        text = messages[1]["content"]
+        if "Which cluster does this text belong to?" in text:
+            options = [line for line in text.splitlines() if line[:1].isdigit() and ". " in line]
+            return {"choice": next(int(o.split(".")[0]) for o in options if "Password" in o)}
+        if "Is the description true of this text?" in text:
+            return {"answer": "yes" if "password" in text.split("Text:")[0] else "no"}
+        return answer_by_prompt()(messages, schema)
+
+    fake = ScriptedBackend([answer] * 300)
+    result = start_run(
+        corpus,
+        config(
+            tmp_path,
+            assign_mode="auto",
+            calibration_probe=6,
+            uncertain_band=2.0,
+            max_llm_assign=10,
+            spot_checks=0,
+            max_iterations=1,
+        ),
+        tmp_path / "run",
+        backend=fake,
+        embedder=FakeEmbedder(),
+        quiet=True,
+    )
+    probe = result.metrics["llm_assign_probe"]
+    assert probe["used"] is True and probe["llm_wins"] > probe["embedding_wins"]
+    assert result.metrics["llm_decided_documents"] == 10
+    llm_rows = [a for a in result.assignments if a.decided_by == "llm"]
+    password = next(c.id for c in result.clusters if c.name == "Password login")
+    assert all(a.cluster_ids == [password] for a in llm_rows)

@@ -1,0 +1,56 @@
+"""The CLI's argument handling and error messages, called in-process (no model is loaded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from goalcluster.cli import build_parser, config_from, main
+
+
+def test_flags_become_the_config(tmp_path: Path) -> None:
+    args = build_parser().parse_args(
+        [
+            "run",
+            "x.csv",
+            "--home",
+            str(tmp_path),
+            "--goal",
+            "why",
+            "--clusters",
+            "5",
+            "--coverage",
+            "0.8",
+            "--llm",
+            "llamacpp:small",
+            "--n-gpu-layers",
+            "-1",
+            "--budget-calls",
+            "7",
+            "--no-cache",
+        ]
+    )
+    config = config_from(args)
+    assert (config.min_clusters, config.max_clusters, config.coverage) == (5, 5, 0.8)
+    assert config.llm == "llamacpp:small" and config.backend.n_gpu_layers == -1
+    assert config.budget_calls == 7 and config.use_cache is False and config.home == tmp_path
+
+
+def test_environment_gives_defaults_and_flags_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOALCLUSTER_LLM", "llamacpp:small")
+    assert config_from(build_parser().parse_args(["run", "x.csv"])).llm == "llamacpp:small"
+    assert config_from(build_parser().parse_args(["run", "x.csv", "--llm", "llamacpp"])).llm == "llamacpp"
+
+
+def test_bad_input_exits_2_with_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "t.txt"
+    data.write_text("one text\nanother\n")
+    assert main(["run", str(data), "--home", str(tmp_path), "--goal", "  "]) == 2
+    assert "goal is empty" in capsys.readouterr().err
+    assert main(["run", str(data), "--home", str(tmp_path), "--clusters", "5"]) == 2
+    assert "2 document(s) but 5 cluster(s)" in capsys.readouterr().err
+    assert main(["run", str(data), "--home", str(tmp_path), "--coverage", "1.5"]) == 2
+    assert "invalid option: coverage" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "missing.csv"), "--home", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err

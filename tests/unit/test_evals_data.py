@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from evals.data import discover, load_set, stratified
+
+
+def make_set(root: Path) -> Path:
+    folder = root / "toy"
+    folder.mkdir(parents=True)
+    rows = [
+        {"id": f"d{i}", "text": f"text {i}", "labels": {"topic": "ab"[i % 2], "tone": "xyz"[i % 3]}}
+        for i in range(30)
+    ]
+    (folder / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (folder / "goals.json").write_text(json.dumps({"goals": {"topic": "by topic", "tone": "by tone"}}))
+    return root
+
+
+def test_datasets_are_discovered_with_every_criterion(tmp_path: Path) -> None:
+    root = make_set(tmp_path)
+    assert discover(root) == ["toy"]
+    data = load_set(root, "toy")
+    assert set(data.labels) == {"topic", "tone"} and data.goals["tone"] == "by tone"
+    assert data.labels["topic"][:3] == ["a", "b", "a"] and len(data.ids) == 30
+
+
+def test_stratified_sample_is_balanced_and_seeded(tmp_path: Path) -> None:
+    data = load_set(make_set(tmp_path), "toy")
+    sample = stratified(data, "tone", 12, seed=1)
+    assert Counter(sample.labels["tone"]) == {"x": 4, "y": 4, "z": 4}
+    assert sample.ids == stratified(data, "tone", 12, seed=1).ids
+    assert stratified(data, "tone", 12, seed=2).ids != sample.ids
+    assert all(data.texts[data.ids.index(i)] == t for i, t in zip(sample.ids, sample.texts, strict=True))
+
+
+def test_shared_syngoalex_has_three_goals(shared_data: Path) -> None:
+    data = load_set(shared_data, "syngoalex")
+    assert set(data.goals) == {"topic", "language", "style"} and len(data.ids) == 1024
