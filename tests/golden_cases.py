@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.schemas import ClusterDescription, Judgement, Proposal, choice_schema
+from agent.schemas import Judgement, Proposal, choice_schema
 
 GOAL = "Group the reviews by why the customer was unhappy."
 TEXTS = ["The card was declined twice at checkout.", "The parcel arrived a week late.", "Refund never came."]
@@ -16,7 +16,6 @@ CLUSTERS = [
 ]
 
 CASES: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
-    "describe_cluster": ({"goal": GOAL, "texts": TEXTS[:2]}, ClusterDescription),
     "propose": (
         {
             "goal": GOAL,

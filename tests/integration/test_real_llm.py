@@ -17,23 +17,24 @@ from agent.llm.backends import BackendError
 from agent.llm.helper import LLM
 from agent.llm.packaged import PACKAGED_MODELS, ensure_model
 from agent.llm.registry import make_chat_backend
-from agent.schemas import ClusterDescription
+from agent.schemas import Proposal
 
 pytestmark = pytest.mark.real
 
 TEXTS = ["My card payment was declined at the shop.", "Why was my card refused?", "Card declined online."]
 
 
-def describe(llm: LLM) -> ClusterDescription:
-    return llm.generate("describe_cluster", {"goal": "why payments fail", "texts": TEXTS}, ClusterDescription)
+def describe(llm: LLM) -> Proposal:
+    variables = {"goal": "why payments fail", "texts": TEXTS, "existing": [], "note": "", "n_clusters": 2}
+    return llm.generate("propose", variables, Proposal)
 
 
 def test_packaged_small_model_answers_the_schema(model_home: Path) -> None:
     backend = make_chat_backend("llamacpp:small", BackendOptions(n_ctx=2048), model_home)
-    llm = LLM(backend, max_tokens=200)
+    llm = LLM(backend, max_tokens=400)
     result = describe(llm)
-    assert isinstance(result, ClusterDescription)
-    assert result.name and result.explanation
+    assert isinstance(result, Proposal)
+    assert result.clusters and all(c.name and c.explanation for c in result.clusters)
     record = llm.trace.records[-1]
     assert record["error"] is None and record["prompt_tokens"] > 50 and record["completion_tokens"] > 5
     assert record["model"] == "llamacpp:qwen2.5-coder-0.5b-instruct"
@@ -87,9 +88,9 @@ def served_small_model(model_home: Path, tmp_path_factory: pytest.TempPathFactor
 
 def test_openai_compatible_server_on_loopback(served_small_model: str, model_home: Path) -> None:
     backend = make_chat_backend(f"openai-compatible:{served_small_model}@small", BackendOptions(), model_home)
-    llm = LLM(backend, max_tokens=200)
+    llm = LLM(backend, max_tokens=400)
     result = describe(llm)
-    assert result.name and result.explanation
+    assert result.clusters and all(c.name and c.explanation for c in result.clusters)
     assert llm.budget.calls == 1 and llm.budget.tokens > 50
     assert llm.trace.records[-1]["model"] == f"openai-compatible:{served_small_model}@small"
 

@@ -24,16 +24,16 @@ class Description(BaseModel):
         return value
 
 
-VARIABLES = {"texts": ["card declined", "payment refused"], "goal": "why payments fail"}
+VARIABLES = {"goal": "why payments fail", "explanation": "The card was declined.", "text": "card declined"}
 GOOD = {"name": "Declined card", "explanation": "The customer's card payment was declined."}
 
 
 def test_valid_answer_is_parsed_traced_and_counted(tmp_path: Path) -> None:
     backend = ScriptedBackend([GOOD])
     llm = LLM(backend, trace=Trace(tmp_path / "trace.jsonl"))
-    result = llm.generate("describe_cluster", VARIABLES, Description)
+    result = llm.generate("judge_membership", VARIABLES, Description)
     assert result == Description(**GOOD)
-    assert "card declined" in backend.calls[0][-1]["content"]
+    assert '"card declined"' in backend.calls[0][-1]["content"]
     assert '"explanation"' in backend.calls[0][-1]["content"]  # the schema is part of the prompt
     assert llm.budget.calls == 1 and llm.budget.tokens == 20
     (record,) = llm.trace.records
@@ -44,7 +44,7 @@ def test_valid_answer_is_parsed_traced_and_counted(tmp_path: Path) -> None:
 def test_invalid_answer_is_asked_again_with_the_error_shown() -> None:
     backend = ScriptedBackend(['{"name": "  ", "explanation": "x"}', GOOD])
     llm = LLM(backend)
-    assert llm.generate("describe_cluster", VARIABLES, Description).name == "Declined card"
+    assert llm.generate("judge_membership", VARIABLES, Description).name == "Declined card"
     retry = backend.calls[1]
     assert retry[-2] == {"role": "assistant", "content": '{"name": "  ", "explanation": "x"}'}
     assert "name must not be blank" in retry[-1]["content"]
@@ -55,7 +55,7 @@ def test_never_valid_raises_with_every_attempt() -> None:
     backend = ScriptedBackend(["not json", '{"name": "x"}', "still not json"])
     llm = LLM(backend, max_attempts=3)
     with pytest.raises(LLMOutputError) as caught:
-        llm.generate("describe_cluster", VARIABLES, Description)
+        llm.generate("judge_membership", VARIABLES, Description)
     assert len(caught.value.attempts) == 3
     assert caught.value.last_raw == "still not json"
     assert "explanation" in caught.value.attempts[1].error
@@ -65,34 +65,34 @@ def test_never_valid_raises_with_every_attempt() -> None:
 def test_identical_rerun_is_answered_from_the_cache(tmp_path: Path) -> None:
     cache_path = tmp_path / "cache.sqlite"
     first = LLM(ScriptedBackend([GOOD]), cache=AnswerCache(cache_path))
-    first.generate("describe_cluster", VARIABLES, Description)
+    first.generate("judge_membership", VARIABLES, Description)
     again = ScriptedBackend([])  # raises on any call
     second = LLM(again, cache=AnswerCache(cache_path))
-    assert second.generate("describe_cluster", VARIABLES, Description) == Description(**GOOD)
+    assert second.generate("judge_membership", VARIABLES, Description) == Description(**GOOD)
     assert again.calls == [] and second.budget.calls == 0 and second.budget.cached_calls == 1
     assert second.trace.records[0]["cached"] is True
     other_model = ScriptedBackend([GOOD], model_id="other")
-    LLM(other_model, cache=AnswerCache(cache_path)).generate("describe_cluster", VARIABLES, Description)
+    LLM(other_model, cache=AnswerCache(cache_path)).generate("judge_membership", VARIABLES, Description)
     assert len(other_model.calls) == 1  # the model is part of the key
 
 
 def test_budget_stops_calls() -> None:
     llm = LLM(ScriptedBackend([GOOD, GOOD]), budget=Budget(max_calls=1))
-    llm.generate("describe_cluster", VARIABLES, Description)
+    llm.generate("judge_membership", VARIABLES, Description)
     assert llm.budget.exhausted
     with pytest.raises(BudgetExceeded, match="1 calls"):
-        llm.generate("describe_cluster", {**VARIABLES, "goal": "other"}, Description)
+        llm.generate("judge_membership", {**VARIABLES, "goal": "other"}, Description)  # a new request
     tokens = LLM(ScriptedBackend([GOOD], tokens=60), budget=Budget(max_tokens=100))
-    tokens.generate("describe_cluster", VARIABLES, Description)
+    tokens.generate("judge_membership", VARIABLES, Description)
     with pytest.raises(BudgetExceeded):
-        tokens.generate("describe_cluster", {**VARIABLES, "goal": "x"}, Description)
+        tokens.generate("judge_membership", {**VARIABLES, "goal": "x"}, Description)
 
 
 def test_missing_prompt_variable_fails_loudly() -> None:
     import jinja2
 
     with pytest.raises(jinja2.UndefinedError):
-        LLM(ScriptedBackend([GOOD])).generate("describe_cluster", {"goal": "x"}, Description)
+        LLM(ScriptedBackend([GOOD])).generate("judge_membership", {"goal": "x"}, Description)
 
 
 def test_repeated_cluster_names_are_dropped_not_fatal() -> None:
