@@ -56,6 +56,12 @@ def check_request(corpus: Corpus, config: Config) -> None:
             f"the corpus has {len(corpus)} document(s) but {config.min_clusters} cluster(s) were asked for. "
             f"Ask for at most {len(corpus)}, or add documents."
         )
+    distinct = len({" ".join(text.split()).casefold() for text in corpus.texts})
+    if distinct < config.min_clusters:
+        raise RunInputError(
+            f"the corpus holds only {distinct} distinct text(s) (of {len(corpus)} documents), too few for "
+            f"{config.min_clusters} clusters. Check the --text-column, or ask for --clusters {distinct}."
+        )
 
 
 def start_run(

@@ -228,3 +228,19 @@ def test_probe_hands_the_uncertain_band_to_the_llm_when_the_judge_backs_it(tmp_p
     llm_rows = [a for a in result.assignments if a.decided_by == "llm"]
     password = next(c.id for c in result.clusters if c.name == "Password login")
     assert all(a.cluster_ids == [password] for a in llm_rows)
+
+
+def test_one_repeated_text_is_refused_or_gives_one_cluster(tmp_path: Path) -> None:
+    same = Corpus(ids=[str(i) for i in range(20)], texts=["my card was declined"] * 20, name="same")
+    with pytest.raises(RunInputError, match=r"only 1 distinct text\(s\) \(of 20 documents\)"):
+        start_run(same, config(tmp_path), tmp_path / "a", backend=backend(), embedder=FakeEmbedder())
+    one = {"clusters": [{"name": "Card payments", "explanation": "card payment declined refused"}]}
+    result = start_run(
+        same,
+        config(tmp_path, min_clusters=1, max_clusters=1),
+        tmp_path / "b",
+        backend=backend(proposal=one),
+        embedder=FakeEmbedder(),
+        quiet=True,
+    )
+    assert [c.size for c in result.clusters] == [20] and result.metrics["coverage"] == 1.0
