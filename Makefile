@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= ../shared/data
 SAMPLE ?= 120
-GOAL ?= cluster the texts by their topic
+GOAL ?= I would like to cluster the texts based on the topics it is discussing about; each cluster should have a description of 'has a topic of <something>'
+
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
@@ -22,8 +23,9 @@ $(BIN)/goalcluster: pyproject.toml constraints.txt
 install: $(BIN)/goalcluster
 
 demo: install
+	rm -rf runs/demo
 	$(BIN)/goalcluster run $(DATA)/syngoalex/data.jsonl --goal "$(GOAL)" --sample $(SAMPLE) \
-		--out runs/demo
+		--max-clusters 6 --out runs/demo
 
 test: install
 	$(BIN)/python -m pytest

@@ -138,7 +138,7 @@ class OpenAICompatibleEmbedder:
         import openai
 
         client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "not-needed")
-        rows: list[list[float]] = []
+        rows: list[np.ndarray] = []
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
             try:
@@ -148,13 +148,20 @@ class OpenAICompatibleEmbedder:
                     f"cannot reach the embeddings server at {self.base_url} ({error}). "
                     "Start it, or check the URL in --embedder."
                 ) from error
-            rows.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
-        vectors = np.asarray(rows, dtype=np.float32)
+            rows.extend(_pooled(item.embedding) for item in sorted(response.data, key=lambda d: d.index))
+        vectors = np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 
     def count_truncated(self, texts: Sequence[str]) -> int:
         return 0  # the server decides; it does not say
+
+
+def _pooled(embedding: object) -> np.ndarray:
+    """One vector per text: servers that return one vector per token (llama.cpp with a model
+    that has no pooling) are mean-pooled."""
+    vector = np.asarray(embedding, dtype=np.float32)
+    return vector.mean(axis=0) if vector.ndim == 2 else vector
 
 
 def make_embedder(spec: str = DEFAULT_EMBEDDER, *, api_key: str | None = None) -> Embedder:

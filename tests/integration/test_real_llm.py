@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from agent.config import BackendOptions
@@ -18,6 +19,7 @@ from agent.llm.helper import LLM
 from agent.llm.packaged import PACKAGED_MODELS, ensure_model
 from agent.llm.registry import make_chat_backend
 from agent.schemas import Proposal
+from tools.embedders import make_embedder
 
 pytestmark = pytest.mark.real
 
@@ -46,10 +48,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def served_small_model(model_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def serve(model_home: Path, log_path: Path, *extra: str) -> Iterator[str]:
+    """Start ``python -m llama_cpp.server`` on loopback with the packaged 0.5B model; yield its URL."""
     path = ensure_model(PACKAGED_MODELS["small"], model_home)
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
     port = free_port()
     command = [
         sys.executable,
@@ -65,6 +66,7 @@ def served_small_model(model_home: Path, tmp_path_factory: pytest.TempPathFactor
         str(port),
         "--n_ctx",
         "2048",
+        *extra,
     ]
     log = log_path.open("wb")
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -86,6 +88,16 @@ def served_small_model(model_home: Path, tmp_path_factory: pytest.TempPathFactor
         log.close()
 
 
+@pytest.fixture(scope="module")
+def served_small_model(model_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve(model_home, tmp_path_factory.mktemp("server") / "server.log")
+
+
+@pytest.fixture(scope="module")
+def served_embeddings(model_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve(model_home, tmp_path_factory.mktemp("embeddings") / "server.log", "--embedding", "true")
+
+
 def test_openai_compatible_server_on_loopback(served_small_model: str, model_home: Path) -> None:
     backend = make_chat_backend(f"openai-compatible:{served_small_model}@small", BackendOptions(), model_home)
     llm = LLM(backend, max_tokens=400)
@@ -100,3 +112,10 @@ def test_unreachable_server_names_the_url(model_home: Path) -> None:
     backend = make_chat_backend(f"openai-compatible:{url}@small", BackendOptions(timeout=5), model_home)
     with pytest.raises(BackendError, match=f"cannot reach the model server at {url}"):
         describe(LLM(backend))
+
+
+def test_openai_compatible_embeddings_endpoint(served_embeddings: str) -> None:
+    embedder = make_embedder(f"openai-compatible:{served_embeddings}@small")
+    vectors = embedder.embed(["My card was declined.", "The payment was refused.", "Where is my parcel?"])
+    assert vectors.shape[0] == 3 and vectors.shape[1] >= 64
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
