@@ -64,6 +64,9 @@ class Config(BaseModel):
         None, ge=1, description="Clusters in the initial partition (default: about 3 per wanted cluster)."
     )
     samples_per_proposal: int = Field(24, ge=4, description="Texts the LLM sees when proposing clusters.")
+    annotate_samples: bool = Field(
+        True, description="Before proposing, have the LLM note each sample's value for the goal's criterion."
+    )
     prompt_chars: int = Field(280, ge=40, description="Texts are cut to this many characters in prompts.")
     assign_mode: Literal["auto", "embeddings", "llm", "goalex"] = Field(
         "auto",

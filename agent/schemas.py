@@ -68,3 +68,14 @@ def choice_schema(n_options: int) -> type[BaseModel]:
         f"Choice{n_options}",
         choice=(allowed, Field(description=f"The number of the cluster, 1 to {n_options}, or 0 for none.")),
     )
+
+
+class Annotation(BaseModel):
+    """A text's value for the goal's criterion."""
+
+    value: str = Field(description="One to four words, e.g. 'German', 'poem', 'sports'.", max_length=60)
+
+    @field_validator("value")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        return _clean(value)

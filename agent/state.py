@@ -60,6 +60,10 @@ class RunState(BaseModel):
     memberships: list[list[str]] = Field(default_factory=list, description="Per document, its cluster ids.")
     confidence: list[float] = Field(default_factory=list, description="Per document, top-1/top-2 margin.")
     decided_by: list[str] = Field(default_factory=list, description="Per document: 'embeddings' or 'llm'.")
+    llm_choices: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per document position (as a string), the candidate id the LLM chose ('' for none).",
+    )
     llm_assign: dict[str, float | int | bool] = Field(
         default_factory=dict, description="The auto-mode probe: agreement, documents checked, used."
     )

@@ -88,7 +88,13 @@ def main(args: argparse.Namespace) -> int:
     goals = load_set(data_dir, args.dataset).goals
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for criterion in goals:
+    wanted = args.goals.split(",") if args.goals else list(goals)
+    unknown = sorted(set(wanted) - set(goals))
+    if unknown:
+        raise SystemExit(
+            f"{args.dataset} has no goal for {', '.join(unknown)}; its goals: {', '.join(goals)}"
+        )
+    for criterion in wanted:
         print(f"== {args.dataset}: goal '{criterion}'", flush=True)
         rows.append(run_goal(data_dir, args.dataset, criterion, args))
         print(table(rows[-1:]), flush=True)
@@ -113,6 +119,7 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser("goalsteer", help="one run per goal of a dataset, scored against every criterion")
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     parser.add_argument("--dataset", default="syngoalex")
+    parser.add_argument("--goals", help="comma-separated criteria to run (default: every goal)")
     parser.add_argument("--n", type=int, default=96, help="stratified sample size per goal (default 96)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--llm", default="llamacpp")

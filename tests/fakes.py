@@ -109,6 +109,8 @@ def answer_by_prompt(
             return {"choice": choice}
         if "Is the description true of this text?" in text:
             return {"answer": judge}
+        if "In one to four words" in text:
+            return {"value": text.split('Text: "')[1].split()[0]}
         return proposal
 
     return answer

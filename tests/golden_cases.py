@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.schemas import Judgement, Proposal, choice_schema
+from agent.schemas import Annotation, Judgement, Proposal, choice_schema
 
 GOAL = "Group the reviews by why the customer was unhappy."
 TEXTS = ["The card was declined twice at checkout.", "The parcel arrived a week late.", "Refund never came."]
@@ -23,6 +23,7 @@ CASES: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
             "existing": CLUSTERS[:1],
             "note": "texts that no current cluster covers",
             "n_clusters": 4,
+            "annotations": ["declined payment", "late delivery", "missing refund"],
         },
         Proposal,
     ),
@@ -31,6 +32,7 @@ CASES: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
         Proposal,
     ),
     "choose_cluster": ({"goal": GOAL, "text": TEXTS[0], "clusters": CLUSTERS}, choice_schema(2)),
+    "annotate": ({"goal": GOAL, "text": TEXTS[0]}, Annotation),
     "judge_membership": (
         {"goal": GOAL, "text": TEXTS[0], "explanation": CLUSTERS[0]["explanation"]},
         Judgement,

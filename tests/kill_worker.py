@@ -34,6 +34,7 @@ if __name__ == "__main__":
         spot_checks=3,
         min_clusters=2,
         max_clusters=4,
+        annotate_samples=False,
     )
     start_run(
         Corpus(ids=ids, texts=texts, name="topics"),

@@ -83,6 +83,8 @@ class LLM:
             latency = time.perf_counter() - started
             self.budget.charge(completion.prompt_tokens, completion.completion_tokens)
             parsed, error = _validate(schema, completion.text)
+            if parsed is not None and self.cache is not None:  # cached first: a traced answer is never lost
+                self.cache.put(key, self.backend.model_id, prompt_name, completion.text)
             self.trace.record(
                 prompt=prompt_name,
                 attempt=number,
@@ -97,8 +99,6 @@ class LLM:
                 cached=False,
             )
             if parsed is not None:
-                if self.cache is not None:
-                    self.cache.put(key, self.backend.model_id, prompt_name, completion.text)
                 return parsed
             attempts.append(Attempt(raw=completion.text, error=error or ""))
             messages = [

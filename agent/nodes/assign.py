@@ -1,5 +1,6 @@
-"""Decide which candidates each document plausibly belongs to: by embeddings (linear in
-documents), or, in the faithful GoalEx mode, by asking the LLM about every pair."""
+"""Decide which candidates each document belongs to: by embeddings (linear in documents) where
+they are sure, by the LLM for the unsure band where a probe shows it helps, or, in the faithful
+GoalEx mode, by asking the LLM about every pair."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
 from agent.nodes.common import candidate_scores, goal_text, timed, workspace
+from agent.nodes.llm_assign import ask, probe, unsure_rows
 from agent.schemas import Judgement
 from agent.state import RunState
 from agent.workspace import RunContext, Workspace
+from tools.assign import assign as assign_by_scores
 from tools.assign import plausible
 
 
@@ -21,14 +24,50 @@ def assign(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ws, config = workspace(runtime), state.config
     scores = candidate_scores(state, ws, state.candidates)
     members = plausible(scores, min_similarity=config.min_similarity, margin=config.pool_margin)
-    update: dict[str, Any] = {"pair_decided_by": "embeddings"}
     if config.assign_mode == "goalex":
         members, complete = _judge_every_pair(state, ws, members)
-        update = {
+        return {
             "pair_decided_by": "llm" if complete else "llm+embeddings",
             "budget_exhausted": not complete,
+            "pair_members": _rows(members),
         }
-    return {**update, "pair_members": [np.flatnonzero(row).tolist() for row in members]}
+    update: dict[str, Any] = {"pair_decided_by": "embeddings"}
+    if config.assign_mode in ("llm", "auto"):
+        update.update(_llm_band(state, ws, scores))
+        for row, cid in update["llm_choices"].items():
+            members[int(row)] = [c.id == cid for c in state.candidates]
+    return {**update, "pair_members": _rows(members)}
+
+
+def _llm_band(state: RunState, ws: Workspace, scores: np.ndarray) -> dict[str, Any]:
+    """The LLM's choices for the documents the embeddings are unsure of (kept across rounds;
+    documents it placed nowhere are asked again when new candidates exist)."""
+    config, candidates = state.config, state.candidates
+    result = assign_by_scores(
+        scores, min_similarity=config.min_similarity, overlap_margin=config.overlap_margin
+    )
+    choices, report, exhausted = dict(state.llm_choices), dict(state.llm_assign), False
+    try:
+        if config.assign_mode == "auto" and "used" not in report:
+            report = probe(state, ws, candidates, scores, result)
+        if config.assign_mode == "llm" or report.get("used"):
+            todo = [
+                r for r in unsure_rows(result, config.uncertain_band, len(scores)) if not choices.get(str(r))
+            ]
+            for row, j in ask(state, ws, candidates, scores, todo[: config.max_llm_assign]).items():
+                choices[str(row)] = candidates[j].id if j >= 0 else ""
+    except BudgetExceeded:
+        exhausted = True
+        ws.say("LLM budget spent: the remaining memberships stay as the embeddings decided")
+    return {
+        "llm_choices": choices,
+        "llm_assign": report,
+        "budget_exhausted": state.budget_exhausted or exhausted,
+    }
+
+
+def _rows(members: np.ndarray) -> list[list[int]]:
+    return [np.flatnonzero(row).tolist() for row in members]
 
 
 def _judge_every_pair(state: RunState, ws: Workspace, fallback: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
 from agent.nodes.common import goal_text, timed, workspace
-from agent.schemas import ClusterDescription, Proposal
+from agent.schemas import Annotation, ClusterDescription, Proposal
 from agent.state import Candidate, RunState
 from agent.workspace import RunContext, Workspace
 
@@ -53,7 +53,17 @@ def _request(state: RunState, ws: Workspace) -> tuple[str, dict[str, Any]]:
         "existing": existing,
         "note": note,
         "n_clusters": wanted,
+        "annotations": _annotate(state, ws, texts),
     }
+
+
+def _annotate(state: RunState, ws: Workspace, texts: list[str]) -> list[str]:
+    """Each sample's value for the goal's criterion, in a few words: small models then propose
+    clusters by that criterion rather than by what the texts are about."""
+    if not state.config.annotate_samples:
+        return []
+    goal = goal_text(state)
+    return [ws.llm.generate("annotate", {"goal": goal, "text": text}, Annotation).value for text in texts]
 
 
 def _new_candidates(state: RunState, ws: Workspace, proposed: list[ClusterDescription]) -> list[Candidate]:

@@ -27,6 +27,7 @@ def config(tmp_path: Path) -> Config:
         goal="why the customer wrote",
         assign_mode="embeddings",
         spot_checks=1,
+        annotate_samples=False,
         min_clusters=2,
         max_clusters=4,
         prompt_chars=60,

@@ -28,6 +28,7 @@ def config(tmp_path: Path, **overrides: object) -> Config:
         "assign_mode": "embeddings",
         "spot_checks": 2,
         "use_cache": False,
+        "annotate_samples": False,
     }
     return Config.model_validate({**base, **overrides})
 
@@ -244,3 +245,22 @@ def test_one_repeated_text_is_refused_or_gives_one_cluster(tmp_path: Path) -> No
         quiet=True,
     )
     assert [c.size for c in result.clusters] == [20] and result.metrics["coverage"] == 1.0
+
+
+def test_samples_are_annotated_by_the_goal_before_proposing(tmp_path: Path) -> None:
+    corpus, _ = topics_corpus()
+    fake = backend()
+    start_run(
+        corpus,
+        config(tmp_path, annotate_samples=True, spot_checks=0, samples_per_proposal=5),
+        tmp_path / "run",
+        backend=fake,
+        embedder=FakeEmbedder(),
+        quiet=True,
+    )
+    annotations = [c for c in fake.calls if "In one to four words" in c[1]["content"]]
+    proposal = next(c for c in fake.calls if "Propose up to" in c[1]["content"])[1]["content"]
+    assert len(annotations) == 5
+    assert "marked [in brackets] with its value" in proposal
+    first_word = annotations[0][1]["content"].split('Text: "')[1].split()[0]
+    assert f"1. [{first_word}] " in proposal

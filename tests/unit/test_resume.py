@@ -41,7 +41,10 @@ def test_killed_run_resumes_without_repeating_llm_calls(tmp_path: Path) -> None:
     asked_after = [json.dumps(messages) for messages in resumed.calls]
     assert asked_after, "the resumed run had LLM work left"
     assert not asked_before & set(asked_after), "a finished LLM call was sent again"
-    assert len(before) + len(resumed.calls) == 1 + 3 * 3  # one proposal, three checks for each cluster
+    records = trace_lines(run_dir)
+    sent = [json.dumps(r["messages"]) for r in records if not r["cached"]]
+    assert len(sent) == len(set(sent)), "a request was sent twice"
+    assert len({json.dumps(r["messages"]) for r in records}) == 1 + 3 * 3  # a proposal, 3 checks per cluster
     assert result.metrics["stop_reason"] == "targets_met"
-    assert result.metrics["llm_calls"] == len(before) + len(resumed.calls)
+    assert result.metrics["llm_calls"] == len(sent)
     assert (run_dir / "metrics.json").exists() and (run_dir / "clusters.json").exists()

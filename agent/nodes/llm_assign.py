@@ -1,0 +1,88 @@
+"""The LLM's share of assignment: a probe of whether it should decide where the embeddings are
+unsure, and its choice of cluster for given documents (one short, constrained answer each)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agent.nodes.common import goal_text
+from agent.schemas import Judgement, choice_schema
+from agent.state import Candidate, RunState
+from agent.workspace import Workspace
+from tools.assign import Assignment, uncertain
+from tools.sample import diverse
+
+MAX_OPTIONS = 9  # options shown to the LLM for one document: its best-scoring clusters
+
+
+def unsure_rows(result: Assignment, band: float, limit: int) -> list[int]:
+    """Unassigned documents and those with the smallest margins, at most ``limit``."""
+    rows = np.union1d(uncertain(result, band), np.flatnonzero(result.top < 0))
+    margin = np.where(result.top[rows] < 0, -1.0, result.confidence[rows])
+    return [int(i) for i in rows[np.argsort(margin, kind="stable")][:limit]]
+
+
+def probe(
+    state: RunState, ws: Workspace, chosen: list[Candidate], scores: np.ndarray, result: Assignment
+) -> dict[str, float | int | bool]:
+    """Should the LLM decide where the embeddings are unsure? Ask it about a spread of documents;
+    where it disagrees with the embeddings, let its yes/no judgement (the form small models do
+    best) arbitrate between the two choices. Use the LLM if it mostly agrees, or wins more
+    arbitrations than the embeddings (a goal the embedding space does not see, e.g. style)."""
+    config = state.config
+    picks = diverse(ws.vectors(), config.calibration_probe, random_state=config.seed)
+    answers = ask(state, ws, chosen, scores, picks)
+    agreement = float(np.mean([answers[i] == result.top[i] for i in picks])) if picks else 0.0
+    llm_wins = embedding_wins = 0
+    for row in (i for i in picks if answers[i] != result.top[i]):
+        llm_says, embeddings_say = (
+            fits(state, ws, chosen, row, answers[row]),
+            fits(state, ws, chosen, row, int(result.top[row])),
+        )
+        llm_wins += int(llm_says and not embeddings_say)
+        embedding_wins += int(embeddings_say and not llm_says)
+    used = agreement >= config.calibration_agreement or llm_wins > embedding_wins
+    ws.say(
+        f"LLM probe on {len(picks)} documents: {agreement:.0%} agree with the embeddings; of the rest the "
+        f"judge backs the LLM {llm_wins}x, the embeddings {embedding_wins}x: "
+        f"{'using' if used else 'not using'} the LLM for uncertain documents"
+    )
+    return {
+        "agreement": round(agreement, 3),
+        "checked": len(picks),
+        "llm_wins": llm_wins,
+        "embedding_wins": embedding_wins,
+        "used": used,
+    }
+
+
+def fits(state: RunState, ws: Workspace, chosen: list[Candidate], row: int, cluster: int) -> bool:
+    """The LLM's yes/no: is ``chosen[cluster]``'s explanation true of document ``row``?"""
+    if cluster < 0:
+        return False
+    variables = {
+        "goal": goal_text(state),
+        "explanation": chosen[cluster].explanation,
+        "text": ws.prompt_texts([row])[0],
+    }
+    return ws.llm.generate("judge_membership", variables, Judgement).answer == "yes"
+
+
+def ask(
+    state: RunState, ws: Workspace, chosen: list[Candidate], scores: np.ndarray, rows: list[int]
+) -> dict[int, int]:
+    """The LLM's choice of cluster (-1: none) for each document in ``rows``."""
+    decided: dict[int, int] = {}
+    with ws.bar("LLM assigning", len(rows)) as bar:
+        for row in rows:
+            options = np.argsort(-scores[row], kind="stable")[:MAX_OPTIONS].tolist()
+            variables = {
+                "goal": goal_text(state),
+                "text": ws.prompt_texts([row])[0],
+                "clusters": [chosen[j].model_dump() for j in options],
+            }
+            answer = ws.llm.generate("choose_cluster", variables, choice_schema(len(options)))
+            choice = int(answer.choice)  # type: ignore[attr-defined]
+            decided[row] = options[choice - 1] if choice > 0 else -1
+            bar.update(1)
+    return decided
