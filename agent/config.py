@@ -71,7 +71,8 @@ class Config(BaseModel):
     assign_mode: Literal["auto", "embeddings", "llm", "goalex"] = Field(
         "auto",
         description="Who decides uncertain memberships: 'embeddings' only; 'llm' for the uncertain band; "
-        "'auto' uses the LLM there only if it agrees with confident embedding decisions in a probe; "
+        "'auto' uses the LLM there only if a probe shows it agrees with the embeddings or, where they "
+        "disagree, the LLM's yes/no judgement backs its choice more often than the embeddings'; "
         "'goalex' asks the LLM about every (document, cluster) pair (small corpora, baseline).",
     )
     min_similarity: float = Field(0.15, description="Least embedding similarity for a membership.")
@@ -79,7 +80,7 @@ class Config(BaseModel):
     pool_margin: float = Field(0.06, ge=0, description="Candidate memberships for selection: within this.")
     uncertain_band: float = Field(0.03, ge=0, description="Margins below this are uncertain.")
     max_llm_assign: int = Field(60, ge=0, description="Most uncertain documents sent to the LLM per round.")
-    calibration_probe: int = Field(8, ge=2, description="Confident documents the 'auto' probe asks about.")
+    calibration_probe: int = Field(8, ge=2, description="Documents the 'auto' probe asks the LLM about.")
     calibration_agreement: float = Field(
         0.75, ge=0, le=1, description="Agreement 'auto' needs to use the LLM."
     )
