@@ -10,9 +10,8 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
-from agent.nodes.common import candidate_scores, goal_text, timed, workspace
-from agent.nodes.llm_assign import ask, probe, unsure_rows
-from agent.schemas import Judgement
+from agent.nodes.common import candidate_scores, timed, workspace
+from agent.nodes.llm_assign import ask, judge, probe, unsure_rows
 from agent.state import RunState
 from agent.workspace import RunContext, Workspace
 from tools.assign import assign as assign_by_scores
@@ -74,13 +73,11 @@ def _judge_every_pair(state: RunState, ws: Workspace, fallback: np.ndarray) -> t
     """GoalEx's assigner: one yes/no LLM judgement per (document, candidate). Pairs left when the
     budget runs out keep the embedding decision."""
     members = fallback.copy()
-    texts = ws.prompt_texts(range(len(ws.ids)))
     with ws.bar("judging pairs", members.size) as bar:
         for j, candidate in enumerate(state.candidates):
-            for i, text in enumerate(texts):
-                variables = {"goal": goal_text(state), "explanation": candidate.explanation, "text": text}
+            for i in range(len(members)):
                 try:
-                    members[i, j] = ws.llm.generate("judge_membership", variables, Judgement).answer == "yes"
+                    members[i, j] = judge(state, ws, candidate.explanation, i)
                 except BudgetExceeded:
                     return members, False
                 bar.update(1)

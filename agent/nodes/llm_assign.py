@@ -57,14 +57,13 @@ def probe(
 
 
 def fits(state: RunState, ws: Workspace, chosen: list[Candidate], row: int, cluster: int) -> bool:
-    """The LLM's yes/no: is ``chosen[cluster]``'s explanation true of document ``row``?"""
-    if cluster < 0:
-        return False
-    variables = {
-        "goal": goal_text(state),
-        "explanation": chosen[cluster].explanation,
-        "text": ws.prompt_texts([row])[0],
-    }
+    """Is ``chosen[cluster]`` (-1: none, never) true of document ``row``, by the LLM's judgement?"""
+    return cluster >= 0 and judge(state, ws, chosen[cluster].explanation, row)
+
+
+def judge(state: RunState, ws: Workspace, explanation: str, row: int) -> bool:
+    """The LLM's yes/no: is ``explanation`` true of document ``row``?"""
+    variables = {"goal": goal_text(state), "explanation": explanation, "text": ws.prompt_texts([row])[0]}
     return ws.llm.generate("judge_membership", variables, Judgement).answer == "yes"
 
 

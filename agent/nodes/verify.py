@@ -9,8 +9,8 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
-from agent.nodes.common import goal_text, timed, workspace
-from agent.schemas import Judgement
+from agent.nodes.common import timed, workspace
+from agent.nodes.llm_assign import judge
 from agent.state import IterationRecord, RunState
 from agent.workspace import RunContext, Workspace
 from tools.metrics import coverage, overlap
@@ -69,13 +69,8 @@ def _spot_check(state: RunState, ws: Workspace, members: np.ndarray) -> tuple[di
         picks = rng.choice(rows, size=min(config.spot_checks, len(rows)), replace=False).tolist()
         verdicts = []
         for row in picks:
-            variables = {
-                "goal": goal_text(state),
-                "explanation": explanations[cid],
-                "text": ws.prompt_texts([int(row)])[0],
-            }
             try:
-                verdicts.append(ws.llm.generate("judge_membership", variables, Judgement).answer == "yes")
+                verdicts.append(judge(state, ws, explanations[cid], int(row)))
             except BudgetExceeded:
                 return precision, True
         if verdicts:
