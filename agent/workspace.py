@@ -90,11 +90,8 @@ def workspace_of(context: RunContext) -> Workspace:
 @lru_cache(maxsize=4)
 def open_workspace(run_dir: str, quiet: bool = False) -> Workspace:
     """Rebuild a run's workspace from its folder (a served graph, or ``goalcluster resume``)."""
-    folder = Path(run_dir)
-    meta = json.loads((folder / RUN_FILE).read_text())
-    config = Config.model_validate(meta["config"])
-    ids, texts = read_corpus_file(folder / CORPUS_FILE)
-    return build_workspace(config, folder, meta["corpus"], ids, texts, quiet=quiet)
+    config, corpus_name, ids, texts = read_run_files(Path(run_dir))
+    return build_workspace(config, Path(run_dir), corpus_name, ids, texts, quiet=quiet)
 
 
 def build_workspace(
@@ -136,9 +133,13 @@ def write_run_files(
             out.write(json.dumps({"id": doc_id, "text": text}, ensure_ascii=False) + "\n")
 
 
-def read_corpus_file(path: Path) -> tuple[list[str], list[str]]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    return [row["id"] for row in rows], [row["text"] for row in rows]
+def read_run_files(run_dir: Path) -> tuple[Config, str, list[str], list[str]]:
+    """What :func:`write_run_files` recorded: config, corpus name, ids and texts."""
+    meta = json.loads((run_dir / RUN_FILE).read_text())
+    lines = (run_dir / CORPUS_FILE).read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line]
+    config = Config.model_validate(meta["config"])
+    return config, meta["corpus"], [row["id"] for row in rows], [row["text"] for row in rows]
 
 
 def _cut(text: str, limit: int) -> str:

@@ -15,10 +15,11 @@ from agent.graph import build_graph
 from agent.llm.backends import ChatBackend
 from agent.state import RunState
 from agent.workspace import (
+    RUN_FILE,
     RunContext,
     Workspace,
     build_workspace,
-    read_corpus_file,
+    read_run_files,
     write_run_files,
 )
 from goalcluster.results import ClusteringResult, collect, write_result
@@ -99,16 +100,11 @@ def resume_run(
     quiet: bool = False,
 ) -> ClusteringResult:
     """Continue an interrupted run from its last checkpoint; finished LLM calls are not repeated."""
-    import json
-
-    meta_path = run_dir / "run.json"
-    if not meta_path.exists():
-        raise RunInputError(f"{run_dir} is not a goalcluster run folder (no run.json).")
-    meta = json.loads(meta_path.read_text())
-    config = Config.model_validate(meta["config"])
-    ids, texts = read_corpus_file(run_dir / "corpus.jsonl")
+    if not (run_dir / RUN_FILE).exists():
+        raise RunInputError(f"{run_dir} is not a goalcluster run folder (no {RUN_FILE}).")
+    config, corpus_name, ids, texts = read_run_files(run_dir)
     ws = build_workspace(
-        config, run_dir, meta["corpus"], ids, texts, quiet=quiet, backend=backend, embedder=embedder
+        config, run_dir, corpus_name, ids, texts, quiet=quiet, backend=backend, embedder=embedder
     )
     return _drive(ws, None)
 
