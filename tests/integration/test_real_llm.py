@@ -27,7 +27,14 @@ TEXTS = ["My card payment was declined at the shop.", "Why was my card refused?"
 
 
 def describe(llm: LLM) -> Proposal:
-    variables = {"goal": "why payments fail", "texts": TEXTS, "existing": [], "note": "", "n_clusters": 2}
+    variables = {
+        "goal": "why payments fail",
+        "texts": TEXTS,
+        "existing": [],
+        "note": "",
+        "n_clusters": 2,
+        "annotations": [],
+    }
     return llm.generate("propose", variables, Proposal)
 
 
