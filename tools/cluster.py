@@ -10,7 +10,6 @@ from typing import Literal
 
 import numpy as np
 from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans
-from sklearn.metrics import silhouette_score
 from sklearn.utils import check_random_state
 
 Method = Literal["kmeans", "agglomerative", "hdbscan"]
@@ -49,30 +48,6 @@ def partition(
         density = HDBSCAN(min_cluster_size=max(2, min(min_cluster_size, n)), metric="euclidean", copy=True)
         return np.asarray(density.fit_predict(vectors), dtype=int)
     raise ValueError(f"unknown clustering method {method!r}; choose kmeans, agglomerative or hdbscan")
-
-
-def choose_n_clusters(
-    vectors: np.ndarray, candidates: list[int], *, random_state: int = 0, sample_size: int = 2000
-) -> int:
-    """The k-means cluster count among ``candidates`` with the best silhouette (cosine)."""
-    valid = [k for k in candidates if 2 <= k < len(vectors)]
-    if not valid:
-        return max(1, min(candidates[0] if candidates else 1, len(vectors)))
-    best_k, best_score = valid[0], -np.inf
-    for k in valid:
-        labels = partition(vectors, n_clusters=k, random_state=random_state)
-        if len(set(labels.tolist())) < 2:
-            continue
-        score = silhouette_score(
-            vectors,
-            labels,
-            metric="cosine",
-            sample_size=min(sample_size, len(vectors)),
-            random_state=random_state,
-        )
-        if score > best_score:
-            best_k, best_score = k, float(score)
-    return best_k
 
 
 def centroids(vectors: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:

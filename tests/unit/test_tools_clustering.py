@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tools.assign import assign, plausible, similarity, smooth, uncertain, with_decisions
-from tools.cluster import choose_n_clusters, micro_cluster_count, partition
+from tools.cluster import micro_cluster_count, partition
 from tools.metrics import agreement, coverage, hungarian_accuracy, overlap, sizes
 from tools.sample import boundary, diverse, nearest_to_centres, proposal_sample
 from tools.select import greedy_select, objective, select_clusters
@@ -28,9 +28,7 @@ def test_partition_recovers_blobs(method: str) -> None:
     assert hungarian_accuracy(gold.tolist(), labels.tolist()) == 1.0
 
 
-def test_cluster_count_choice_and_micro_count() -> None:
-    vectors, _ = blobs(centres=5)
-    assert choose_n_clusters(vectors, [2, 3, 5, 8], random_state=0) == 5
+def test_micro_cluster_count() -> None:
     assert micro_cluster_count(1000, 6) == 18
     assert micro_cluster_count(30, 6) == 6
     assert micro_cluster_count(3, 6) == 1

@@ -1,0 +1,64 @@
+"""Single nodes with the scripted fake LLM and the fake embedder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fakes import FakeEmbedder, ScriptedBackend, corpus_of_topics
+from langgraph.runtime import Runtime
+
+from agent.config import Config
+from agent.nodes.propose import propose
+from agent.nodes.verify import verify
+from agent.state import Candidate, RunState
+from agent.workspace import RunContext, build_workspace
+
+
+def runtime(tmp_path: Path, backend: ScriptedBackend, config: Config) -> Runtime[RunContext]:
+    ids, texts, _ = corpus_of_topics(per_topic=4)
+    ws = build_workspace(
+        config, tmp_path, "topics", ids, texts, quiet=True, backend=backend, embedder=FakeEmbedder()
+    )
+    ws.set_vectors(ws.embedder.embed(texts))
+    return Runtime(context=RunContext(run_dir=str(tmp_path), workspace=ws))
+
+
+def test_propose_drops_near_copies_of_known_candidates(tmp_path: Path) -> None:
+    config = Config(home=tmp_path, goal="why", annotate_samples=False, use_cache=False)
+    known = Candidate(id="c1", name="Card payments", explanation="card payment declined refused", origin="x")
+    backend = ScriptedBackend(
+        [
+            {
+                "clusters": [
+                    {"name": "card PAYMENTS", "explanation": "anything"},  # same name
+                    {"name": "Declines", "explanation": "card payment declined refused"},  # same explanation
+                    {"name": "Parcels", "explanation": "parcel delivery late"},
+                ]
+            }
+        ]
+    )
+    state = RunState(config=config, candidates=[known], samples=[0, 4, 8], micro_labels=[0] * 12, n_docs=12)
+    update = propose(state, runtime(tmp_path, backend, config))
+    assert [c.name for c in update["candidates"]] == ["Card payments", "Parcels"]
+    assert update["candidates"][1].id == "c2" and update["candidates"][1].origin == "initial@1"
+
+
+def test_verify_measures_and_picks_the_next_action(tmp_path: Path) -> None:
+    config = Config(home=tmp_path, spot_checks=2, use_cache=False, coverage=0.9)
+    candidates = [Candidate(id=f"c{i}", name=f"n{i}", explanation=f"e{i}", origin="x") for i in (1, 2)]
+    memberships = [["c1"]] * 6 + [["c2"]] * 4 + [[]] * 2  # 10 of 12 covered
+    state = RunState(
+        config=config,
+        candidates=candidates,
+        selected=["c1", "c2"],
+        memberships=memberships,
+        n_docs=12,
+        decided_by=["embeddings"] * 12,
+        confidence=[0.1] * 12,
+    )
+    backend = ScriptedBackend([{"answer": "yes"}, {"answer": "no"}, {"answer": "yes"}, {"answer": "yes"}])
+    update = verify(state, runtime(tmp_path, backend, config))
+    assert round(update["coverage"], 3) == round(10 / 12, 3) and update["overlap"] == 0.0
+    assert update["precision"] == {"c1": 0.5, "c2": 1.0}
+    assert update["action"] == "uncovered" and update["focus"] == [10, 11]
+    assert update["iteration"] == 1 and update["history"][0].coverage == round(10 / 12, 4)
