@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evals import goalsteer
+from evals import goalsteer, scale
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     goalsteer.add_parser(sub)
+    scale.add_parser(sub)
     args = parser.parse_args()
     return int(args.handler(args))
 

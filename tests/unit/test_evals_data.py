@@ -39,3 +39,15 @@ def test_stratified_sample_is_balanced_and_seeded(tmp_path: Path) -> None:
 def test_shared_syngoalex_has_three_goals(shared_data: Path) -> None:
     data = load_set(shared_data, "syngoalex")
     assert set(data.goals) == {"topic", "language", "style"} and len(data.ids) == 1024
+
+
+def test_growth_exponent_of_a_linear_and_a_quadratic_stage() -> None:
+    from evals.scale import growth_exponent
+
+    rows = [
+        {"n": n, "seconds": {"a": n / 1000, "b": (n / 1000) ** 2}, "total_seconds": n / 100}
+        for n in (1000, 4000, 16000)
+    ]
+    assert round(growth_exponent(rows, "a"), 6) == 1.0
+    assert round(growth_exponent(rows, "b"), 6) == 2.0
+    assert round(growth_exponent(rows, "total"), 6) == 1.0

@@ -1,0 +1,134 @@
+"""How the non-LLM path grows with the corpus: load, embed, cluster, assign by embeddings, select.
+
+    python -m evals scale [--sizes 1000,4000,16000] [--out DIR]
+
+Texts come from the shared labeled sets (pooled, then sampled); the candidate explanations are
+sentences built from their gold label names, so the assign and select stages see as many
+candidates as a run would. Embedding goes through a fresh store per size, so every text is
+embedded (the cost a first run pays). Prints seconds and peak memory per stage at each size and
+the fitted growth exponent (time ~ N^b).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evals.data import DEFAULT_DATA_DIR, load_set
+from tools.assign import assign, plausible, similarity
+from tools.cluster import micro_cluster_count, partition
+from tools.corpus import load_corpus
+from tools.embed import embed_corpus
+from tools.embedders import make_embedder
+from tools.select import select_clusters
+from tools.store import EmbeddingStore
+
+POOL = ("banking77", "clinc150", "massive_en_test", "agnews")
+CANDIDATES = 30
+
+
+def pooled_texts(data_dir: Path) -> tuple[list[str], list[str]]:
+    """Texts and their gold label names from the pooled datasets."""
+    texts, labels = [], []
+    for name in POOL:
+        data = load_set(data_dir, name)
+        criterion = sorted(data.labels)[0]
+        texts += data.texts
+        labels += data.labels[criterion]
+    return texts, labels
+
+
+def measure(n: int, texts: list[str], labels: list[str], embedder: Any, seed: int) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(texts), size=n, replace=False)
+    ids, sample = [str(i) for i in pick], [texts[i] for i in pick]
+    names = sorted({labels[i] for i in pick})[:CANDIDATES]
+    seconds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "corpus.jsonl"
+        path.write_text(
+            "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in zip(ids, sample, strict=True))
+        )
+        started = time.perf_counter()
+        corpus = load_corpus(path)
+        seconds["load"] = time.perf_counter() - started
+        started = time.perf_counter()
+        store = EmbeddingStore(Path(folder) / "store", f"scale-{n}", embedder.name)
+        vectors, _ = embed_corpus(corpus.ids, corpus.texts, embedder, store)
+        seconds["embed"] = time.perf_counter() - started
+    started = time.perf_counter()
+    labels_micro = partition(vectors, n_clusters=micro_cluster_count(n, 10), random_state=seed)
+    seconds["cluster"] = time.perf_counter() - started
+    started = time.perf_counter()
+    explanations = embedder.embed([f"The text is about {name.replace('_', ' ')}." for name in names])
+    scores = similarity(vectors, explanations)
+    members = plausible(scores, min_similarity=0.15, margin=0.06)
+    assign(scores, min_similarity=0.15, overlap_margin=0.015)
+    seconds["assign"] = time.perf_counter() - started
+    started = time.perf_counter()
+    select_clusters(members, min_clusters=2, max_clusters=10)
+    seconds["select"] = time.perf_counter() - started
+    return {
+        "n": n,
+        "micro_clusters": len(set(labels_micro.tolist())),
+        "candidates": len(names),
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "total_seconds": round(sum(seconds.values()), 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def growth_exponent(rows: list[dict[str, Any]], key: str) -> float:
+    """Slope of log(time) against log(N)."""
+    n = np.log([row["n"] for row in rows])
+    t = np.log([max(row["seconds"][key] if key != "total" else row["total_seconds"], 1e-6) for row in rows])
+    return float(np.polyfit(n, t, 1)[0])
+
+
+def main(args: argparse.Namespace) -> int:
+    texts, labels = pooled_texts(Path(args.data_dir))
+    embedder = make_embedder(args.embedder)
+    embedder.embed(["load the model before timing"])
+    rows = []
+    for n in (int(size) for size in args.sizes.split(",")):
+        rows.append(measure(n, texts, labels, embedder, args.seed))
+        row = rows[-1]
+        print(
+            f"N={n}: {row['seconds']} total {row['total_seconds']} s, peak RSS {row['peak_rss_mb']} MB",
+            flush=True,
+        )
+    stages = ["load", "embed", "cluster", "assign", "select", "total"]
+    exponents = {stage: round(growth_exponent(rows, stage), 2) for stage in stages}
+    lines = [
+        "| N | " + " | ".join(f"{s} s" for s in stages) + " | peak RSS MB |",
+        "|" + "---|" * (len(stages) + 2),
+    ]
+    for row in rows:
+        cells = [row["seconds"][s] for s in stages[:-1]] + [row["total_seconds"], row["peak_rss_mb"]]
+        lines.append(f"| {row['n']} | " + " | ".join(str(c) for c in cells) + " |")
+    lines.append(
+        "| growth exponent b (time ~ N^b) | " + " | ".join(str(exponents[s]) for s in stages) + " | |"
+    )
+    table = "\n".join(lines)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scale.json").write_text(json.dumps({"rows": rows, "exponents": exponents}, indent=2))
+    (args.out / "scale.md").write_text(table + "\n")
+    print(f"\n{table}\n\nwritten to {args.out}")
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("scale", help="time and memory of the non-LLM path at growing N")
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+    parser.add_argument("--sizes", default="1000,4000,16000")
+    parser.add_argument("--embedder", default="minilm")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("runs/evals"))
+    parser.set_defaults(handler=main)
