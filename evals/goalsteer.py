@@ -7,7 +7,6 @@ score each run against every criterion's gold labels (NMI, ACC, ARI).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -15,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import goalcluster
-from evals.data import DEFAULT_DATA_DIR, load_set, stratified
+from evals.data import load_set, stratified
+from evals.output import add_common_args, publish
 from tools.metrics import agreement
 
 FIGURES = (
@@ -86,7 +86,6 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
     goals = load_set(data_dir, args.dataset).goals
-    args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     wanted = args.goals.split(",") if args.goals else list(goals)
     unknown = sorted(set(wanted) - set(goals))
@@ -109,22 +108,18 @@ def main(args: argparse.Namespace) -> int:
         "goalcluster": goalcluster.__version__,
         "rows": rows,
     }
-    (args.out / "goalsteer.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    (args.out / "goalsteer.md").write_text(table(rows) + "\n")
-    print(f"\n{table(rows)}\n\nwritten to {args.out}")
+    publish(args.out, "goalsteer", report, table(rows))
     return 0
 
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("goalsteer", help="one run per goal of a dataset, scored against every criterion")
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+    add_common_args(parser)
     parser.add_argument("--dataset", default="syngoalex")
     parser.add_argument("--goals", help="comma-separated criteria to run (default: every goal)")
     parser.add_argument("--n", type=int, default=96, help="stratified sample size per goal (default 96)")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--llm", default="llamacpp")
     parser.add_argument("--max-clusters", type=int, default=6)
     parser.add_argument("--max-iterations", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=Path("runs/evals"))
     parser.add_argument("--verbose", action="store_true", help="show the agent's progress")
     parser.set_defaults(handler=main)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import tempfile
 import time
@@ -21,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from evals.data import DEFAULT_DATA_DIR, load_set
+from evals.data import load_set
+from evals.output import add_common_args, publish
 from tools.assign import assign, plausible, similarity
 from tools.cluster import micro_cluster_count, partition
 from tools.corpus import load_corpus
@@ -117,18 +119,13 @@ def main(args: argparse.Namespace) -> int:
         "| growth exponent b (time ~ N^b) | " + " | ".join(str(exponents[s]) for s in stages) + " | |"
     )
     table = "\n".join(lines)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "scale.json").write_text(json.dumps({"rows": rows, "exponents": exponents}, indent=2))
-    (args.out / "scale.md").write_text(table + "\n")
-    print(f"\n{table}\n\nwritten to {args.out}")
+    publish(args.out, "scale", {"rows": rows, "exponents": exponents, "cpus": os.cpu_count()}, table)
     return 0
 
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("scale", help="time and memory of the non-LLM path at growing N")
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+    add_common_args(parser)
     parser.add_argument("--sizes", default="1000,4000,16000")
     parser.add_argument("--embedder", default="minilm")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("runs/evals"))
     parser.set_defaults(handler=main)
