@@ -115,7 +115,9 @@ class SentenceTransformerEmbedder:
         model = self._load()
         limit = int(model.max_seq_length)
         tokenizer = model.tokenizer
-        lengths = [len(ids) for ids in tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+        lengths = [
+            len(ids) for ids in tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]
+        ]
         return sum(1 for length in lengths if length > limit)
 
 
