@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agent.config import DEFAULT_HOME, BackendOptions, Config
 from agent.llm.backends import BackendError
@@ -64,13 +64,20 @@ def _corpus_args(parser: argparse.ArgumentParser) -> None:
         "--error-on-empty", action="store_true", help="fail on empty texts instead of dropping them"
     )
     parser.add_argument("--sample", type=int, help="use a seeded random sample of this many documents")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=_default(Config, "seed"), help="random seed (%(default)s)"
+    )
+
+
+def _default(model: type[BaseModel], field: str) -> Any:
+    """A flag's default is the config field's own, so the two cannot drift apart."""
+    return model.model_fields[field].default
 
 
 def _embedder_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--embedder",
-        default=_env_default("GOALCLUSTER_EMBEDDER", "minilm"),
+        default=_env_default("GOALCLUSTER_EMBEDDER", _default(Config, "embedder")),
         help="embedder: minilm | sentence-transformers:PATH | openai-compatible:URL@MODEL "
         "(env GOALCLUSTER_EMBEDDER; default %(default)s)",
     )
@@ -79,12 +86,22 @@ def _embedder_arg(parser: argparse.ArgumentParser) -> None:
 def _llm_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--llm",
-        default=_env_default("GOALCLUSTER_LLM", "llamacpp"),
+        default=_env_default("GOALCLUSTER_LLM", _default(Config, "llm")),
         help="chat model: llamacpp | llamacpp:small | llamacpp:PATH.gguf | openai-compatible:URL@MODEL | "
         "PROVIDER:MODEL (env GOALCLUSTER_LLM; default %(default)s)",
     )
-    parser.add_argument("--n-ctx", type=int, default=4096, help="llama.cpp context size (default 4096)")
-    parser.add_argument("--n-gpu-layers", type=int, default=0, help="llama.cpp layers on the GPU (-1: all)")
+    parser.add_argument(
+        "--n-ctx",
+        type=int,
+        default=_default(BackendOptions, "n_ctx"),
+        help="llama.cpp context size (%(default)s)",
+    )
+    parser.add_argument(
+        "--n-gpu-layers",
+        type=int,
+        default=_default(BackendOptions, "n_gpu_layers"),
+        help="llama.cpp layers on the GPU (-1: all; default %(default)s)",
+    )
     parser.add_argument("--threads", type=int, help="llama.cpp CPU threads (default: all cores)")
     parser.add_argument("--api-key-env", help="environment variable holding the model server's API key")
     parser.add_argument("--no-cache", action="store_true", help="do not reuse cached LLM answers")
@@ -93,21 +110,47 @@ def _llm_args(parser: argparse.ArgumentParser) -> None:
 def _run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--goal", default="", help="what the clusters are for (default: by topic)")
     parser.add_argument("--out", type=Path, help="run folder (default runs/CORPUS-TIME)")
-    parser.add_argument("--coverage", type=float, default=0.9, help="target coverage (default 0.9)")
-    parser.add_argument("--max-overlap", type=float, default=0.1, help="most overlap (default 0.1)")
+    parser.add_argument(
+        "--coverage", type=float, default=_default(Config, "coverage"), help="target coverage (%(default)s)"
+    )
+    parser.add_argument(
+        "--max-overlap",
+        type=float,
+        default=_default(Config, "max_overlap"),
+        help="most overlap (%(default)s)",
+    )
     parser.add_argument("--clusters", type=int, help="exactly this many clusters")
-    parser.add_argument("--min-clusters", type=int, default=2, help="fewest clusters (default 2)")
-    parser.add_argument("--max-clusters", type=int, default=8, help="most clusters (default 8)")
-    parser.add_argument("--max-iterations", type=int, default=3, help="most rounds (default 3)")
+    parser.add_argument(
+        "--min-clusters",
+        type=int,
+        default=_default(Config, "min_clusters"),
+        help="fewest clusters (%(default)s)",
+    )
+    parser.add_argument(
+        "--max-clusters",
+        type=int,
+        default=_default(Config, "max_clusters"),
+        help="most clusters (%(default)s)",
+    )
+    parser.add_argument(
+        "--max-iterations",
+        type=int,
+        default=_default(Config, "max_iterations"),
+        help="most rounds (%(default)s)",
+    )
     parser.add_argument("--budget-calls", type=int, help="most LLM calls")
     parser.add_argument("--budget-tokens", type=int, help="most LLM tokens")
     parser.add_argument(
         "--assign-mode",
         choices=["auto", "embeddings", "llm", "goalex"],
-        default="auto",
-        help="who decides uncertain memberships (default auto; goalex: the LLM judges every pair)",
+        default=_default(Config, "assign_mode"),
+        help="who decides uncertain memberships (default %(default)s; goalex: the LLM judges every pair)",
     )
-    parser.add_argument("--cluster-method", choices=["kmeans", "agglomerative", "hdbscan"], default="kmeans")
+    parser.add_argument(
+        "--cluster-method",
+        choices=["kmeans", "agglomerative", "hdbscan"],
+        default=_default(Config, "cluster_method"),
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -148,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from(args: argparse.Namespace) -> Config:
-    """The Config the flags describe (flags not given keep Config's defaults)."""
+    """The Config the flags describe (flag defaults are Config's defaults)."""
     values: dict[str, Any] = {"home": args.home}
     if hasattr(args, "embedder"):
         values["embedder"] = args.embedder

@@ -54,3 +54,15 @@ def test_bad_input_exits_2_with_the_fix(tmp_path: Path, capsys: pytest.CaptureFi
     assert "invalid option: coverage" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "missing.csv"), "--home", str(tmp_path)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_flags_left_out_give_exactly_the_config_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.config import Config
+
+    monkeypatch.delenv("GOALCLUSTER_LLM", raising=False)
+    monkeypatch.delenv("GOALCLUSTER_EMBEDDER", raising=False)
+    assert config_from(build_parser().parse_args(["run", "x.csv", "--home", str(tmp_path)])) == Config(
+        home=tmp_path
+    )
