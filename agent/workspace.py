@@ -32,7 +32,6 @@ class Workspace:
 
     config: Config
     run_dir: Path
-    corpus_name: str
     ids: list[str]
     texts: list[str]
     llm: LLM
@@ -68,7 +67,7 @@ class Workspace:
 
     def say(self, message: str) -> None:
         if not self.quiet:
-            print(message, file=sys.stderr, flush=True)
+            say(message)
 
     def bar(self, description: str, total: int) -> tqdm:
         return tqdm(total=total, desc=description, file=sys.stderr, disable=self.quiet, leave=False)
@@ -107,11 +106,10 @@ def build_workspace(
 ) -> Workspace:
     """A workspace over the given corpus; ``backend``/``embedder`` override the configured ones."""
     embedder = embedder or make_embedder(config.embedder)
-    announce = None if quiet else _say
+    announce = None if quiet else say
     return Workspace(
         config=config,
         run_dir=run_dir,
-        corpus_name=corpus_name,
         ids=ids,
         texts=texts,
         llm=build_llm(config, trace_path=run_dir / "trace.jsonl", backend=backend, announce=announce),
@@ -147,5 +145,6 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
+    """Progress and notes go to stderr, so stdout stays the result."""
     print(message, file=sys.stderr, flush=True)

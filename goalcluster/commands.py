@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from agent.config import Config
 from agent.llm.packaged import PACKAGED_MODELS, ensure_model, is_assembled, is_installed
+from agent.workspace import say
 from goalcluster.results import summary_table
 from goalcluster.runner import resume_run, start_run
 from tools.corpus import Corpus, load_corpus, sample_corpus
@@ -27,10 +28,6 @@ BACKENDS = [
     ("openai-compatible:http://HOST:PORT/v1@MODEL", "vLLM, llama.cpp server, Ollama, LM Studio, TGI"),
     ("openai:MODEL, anthropic:MODEL, PROVIDER:MODEL", "hosted, through LangChain (extras)"),
 ]
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def progress_to(bar: tqdm) -> Callable[[int, int], None]:

@@ -13,6 +13,6 @@ from agent.workspace import RunContext
 
 
 def finish(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    reason = stop_reason(state) or "max_iterations"
-    workspace(runtime).say(f"stopped: {reason.replace('_', ' ')}")
+    reason = stop_reason(state)  # the routes only lead here once there is one
+    workspace(runtime).say(f"stopped: {reason}")
     return {"stop_reason": reason}
