@@ -9,6 +9,7 @@ import pytest
 from fakes import FakeEmbedder, ScriptedBackend, answer_by_prompt, corpus_of_topics
 
 from agent.config import Config
+from goalcluster.results import ClusteringResult
 from goalcluster.runner import RunInputError, start_run
 from tools.corpus import Corpus
 from tools.metrics import hungarian_accuracy
@@ -33,6 +34,10 @@ def config(tmp_path: Path, **overrides: object) -> Config:
     return Config.model_validate({**base, **overrides})
 
 
+def cluster_run(corpus: Corpus, cfg: Config, folder: Path, fake: ScriptedBackend) -> ClusteringResult:
+    return start_run(corpus, cfg, folder, backend=fake, embedder=FakeEmbedder(), quiet=True)
+
+
 def backend(n: int = 200, **kwargs: object) -> ScriptedBackend:
     return ScriptedBackend([answer_by_prompt(**kwargs)] * n)  # type: ignore[arg-type]
 
@@ -40,9 +45,7 @@ def backend(n: int = 200, **kwargs: object) -> ScriptedBackend:
 def test_targets_met_in_one_round(tmp_path: Path) -> None:
     corpus, gold = topics_corpus()
     fake = backend()
-    result = start_run(
-        corpus, config(tmp_path), tmp_path / "run", backend=fake, embedder=FakeEmbedder(), quiet=True
-    )
+    result = cluster_run(corpus, config(tmp_path), tmp_path / "run", fake)
     assert result.metrics["stop_reason"] == "targets_met"
     assert result.metrics["coverage"] >= 0.9 and result.metrics["overlap"] <= 0.1
     assert {c.name for c in result.clusters} == {"Card payments", "Parcel delivery", "Password login"}
@@ -72,14 +75,7 @@ def test_coverage_short_goes_back_to_propose_on_the_uncovered(tmp_path: Path) ->
     corpus, _ = topics_corpus()
     partial = {"clusters": [{"name": "Card payments", "explanation": "card payment declined refused"}]}
     fake = ScriptedBackend([answer_by_prompt(partial)] * 5 + [answer_by_prompt()] * 50)  # type: ignore[list-item]
-    result = start_run(
-        corpus,
-        config(tmp_path, min_clusters=1),
-        tmp_path / "run",
-        backend=fake,
-        embedder=FakeEmbedder(),
-        quiet=True,
-    )
+    result = cluster_run(corpus, config(tmp_path, min_clusters=1), tmp_path / "run", fake)
     history = result.metrics["history"]
     assert history[0]["action"] == "initial" and history[0]["coverage"] < 0.9
     assert history[1]["action"] == "uncovered"
@@ -98,13 +94,8 @@ def test_overlap_high_sharpens_the_overlapping_clusters(tmp_path: Path) -> None:
         ]
     }
     fake = ScriptedBackend([answer_by_prompt(overlapping)] * 200)  # type: ignore[list-item]
-    result = start_run(
-        corpus,
-        config(tmp_path, overlap_margin=0.5, max_iterations=2),
-        tmp_path / "run",
-        backend=fake,
-        embedder=FakeEmbedder(),
-        quiet=True,
+    result = cluster_run(
+        corpus, config(tmp_path, overlap_margin=0.5, max_iterations=2), tmp_path / "run", fake
     )
     history = result.metrics["history"]
     assert history[0]["overlap"] > 0.1
@@ -116,14 +107,7 @@ def test_overlap_high_sharpens_the_overlapping_clusters(tmp_path: Path) -> None:
 def test_budget_out_stops_cleanly_with_what_exists(tmp_path: Path) -> None:
     corpus, _ = topics_corpus()
     fake = backend()
-    result = start_run(
-        corpus,
-        config(tmp_path, budget_calls=2),
-        tmp_path / "run",
-        backend=fake,
-        embedder=FakeEmbedder(),
-        quiet=True,
-    )
+    result = cluster_run(corpus, config(tmp_path, budget_calls=2), tmp_path / "run", fake)
     assert result.metrics["stop_reason"] == "budget_exhausted"
     assert len(fake.calls) == 2 and result.metrics["llm_calls"] == 2
     assert result.clusters and (tmp_path / "run" / "clusters.json").exists()
@@ -131,7 +115,7 @@ def test_budget_out_stops_cleanly_with_what_exists(tmp_path: Path) -> None:
 
 def test_llm_decides_the_uncertain_band_when_the_probe_agrees(tmp_path: Path) -> None:
     corpus, _ = topics_corpus()
-    result = start_run(
+    result = cluster_run(
         corpus,
         config(
             tmp_path,
@@ -142,23 +126,19 @@ def test_llm_decides_the_uncertain_band_when_the_probe_agrees(tmp_path: Path) ->
             spot_checks=0,
         ),
         tmp_path / "run",
-        backend=backend(choice=0),
-        embedder=FakeEmbedder(),
-        quiet=True,
+        backend(choice=0),
     )
     probe = result.metrics["llm_assign_probe"]
     assert probe["checked"] == 3 and probe["agreement"] == 0.0 and probe["used"] is False
     assert (probe["llm_wins"], probe["embedding_wins"]) == (0, 3)  # the judge backs the embeddings
     assert result.metrics["llm_decided_documents"] == 0
-    forced = start_run(
+    forced = cluster_run(
         corpus,
         config(
             tmp_path, assign_mode="llm", uncertain_band=2.0, max_llm_assign=5, spot_checks=0, max_iterations=1
         ),
         tmp_path / "run2",
-        backend=backend(choice=0),
-        embedder=FakeEmbedder(),
-        quiet=True,
+        backend(choice=0),
     )
     assert forced.metrics["llm_decided_documents"] == 5 and forced.metrics["unassigned"] == 5
 
@@ -166,13 +146,11 @@ def test_llm_decides_the_uncertain_band_when_the_probe_agrees(tmp_path: Path) ->
 def test_goalex_mode_judges_every_pair(tmp_path: Path) -> None:
     corpus, _ = topics_corpus(per_topic=3)
     fake = backend(judge="no")
-    result = start_run(
+    result = cluster_run(
         corpus,
         config(tmp_path, assign_mode="goalex", spot_checks=0, max_iterations=1, min_clusters=1),
         tmp_path / "run",
-        backend=fake,
-        embedder=FakeEmbedder(),
-        quiet=True,
+        fake,
     )
     assert len(fake.calls) == 1 + 9 * 3
     assert result.metrics["coverage"] == 0.0 and result.metrics["stop_reason"] == "max_iterations"
@@ -207,7 +185,7 @@ def test_probe_hands_the_uncertain_band_to_the_llm_when_the_judge_backs_it(tmp_p
         return answer_by_prompt()(messages, schema)
 
     fake = ScriptedBackend([answer] * 300)
-    result = start_run(
+    result = cluster_run(
         corpus,
         config(
             tmp_path,
@@ -219,9 +197,7 @@ def test_probe_hands_the_uncertain_band_to_the_llm_when_the_judge_backs_it(tmp_p
             max_iterations=1,
         ),
         tmp_path / "run",
-        backend=fake,
-        embedder=FakeEmbedder(),
-        quiet=True,
+        fake,
     )
     probe = result.metrics["llm_assign_probe"]
     assert probe["used"] is True and probe["llm_wins"] > probe["embedding_wins"]
@@ -236,13 +212,8 @@ def test_one_repeated_text_is_refused_or_gives_one_cluster(tmp_path: Path) -> No
     with pytest.raises(RunInputError, match=r"only 1 distinct text\(s\) \(of 20 documents\)"):
         start_run(same, config(tmp_path), tmp_path / "a", backend=backend(), embedder=FakeEmbedder())
     one = {"clusters": [{"name": "Card payments", "explanation": "card payment declined refused"}]}
-    result = start_run(
-        same,
-        config(tmp_path, min_clusters=1, max_clusters=1),
-        tmp_path / "b",
-        backend=backend(proposal=one),
-        embedder=FakeEmbedder(),
-        quiet=True,
+    result = cluster_run(
+        same, config(tmp_path, min_clusters=1, max_clusters=1), tmp_path / "b", backend(proposal=one)
     )
     assert [c.size for c in result.clusters] == [20] and result.metrics["coverage"] == 1.0
 
@@ -250,13 +221,11 @@ def test_one_repeated_text_is_refused_or_gives_one_cluster(tmp_path: Path) -> No
 def test_samples_are_annotated_by_the_goal_before_proposing(tmp_path: Path) -> None:
     corpus, _ = topics_corpus()
     fake = backend()
-    start_run(
+    cluster_run(
         corpus,
         config(tmp_path, annotate_samples=True, spot_checks=0, samples_per_proposal=5),
         tmp_path / "run",
-        backend=fake,
-        embedder=FakeEmbedder(),
-        quiet=True,
+        fake,
     )
     annotations = [c for c in fake.calls if "In one to four words" in c[1]["content"]]
     proposal = next(c for c in fake.calls if "Propose up to" in c[1]["content"])[1]["content"]
