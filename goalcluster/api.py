@@ -11,7 +11,7 @@ from typing import Any
 from agent.config import DEFAULT_HOME, Config
 from goalcluster.results import ClusteringResult
 from goalcluster.runner import resume_run, start_run
-from tools.corpus import Corpus, CorpusError
+from tools.corpus import corpus_from_texts
 
 
 def cluster(
@@ -34,20 +34,7 @@ def cluster(
     files as the CLI's, so ``resume(out)`` continues an interrupted call. ``GOALCLUSTER_HOME`` sets
     the cache unless ``home=`` is given.
     """
-    ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(texts))]
-    if len(ids) != len(texts):
-        raise CorpusError(f"{len(ids)} ids for {len(texts)} texts: pass one id per text.")
-    if len(set(ids)) != len(ids):
-        raise CorpusError("ids must be unique.")
-    keep = [i for i, text in enumerate(texts) if str(text).strip()]
-    if not keep:
-        raise CorpusError("every text is empty: pass at least one non-empty text.")
-    corpus = Corpus(
-        ids=[ids[i] for i in keep],
-        texts=[str(texts[i]) for i in keep],
-        name=name,
-        dropped_empty=len(texts) - len(keep),
-    )
+    corpus = corpus_from_texts(texts, ids, name=name)
     options.setdefault("home", Path(os.environ.get("GOALCLUSTER_HOME") or DEFAULT_HOME))
     config = Config.model_validate({"goal": goal, "llm": llm, "embedder": embedder, **options})
     run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="goalcluster-"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -110,34 +111,57 @@ def _build_corpus(
     path: Path,
     text_column: str,
     id_column: str | None,
-    on_empty: str,
+    on_empty: Literal["drop", "error"],
     keep_columns: tuple[str, ...],
 ) -> Corpus:
     texts = ["" if _is_missing(value) else str(value) for value in frame[text_column]]
-    if id_column is None:
+    ids = None if id_column is None else ["" if _is_missing(v) else str(v) for v in frame[id_column]]
+    return corpus_from_texts(
+        texts,
+        ids,
+        name=corpus_name(path),
+        on_empty=on_empty,
+        extra={column: frame[column].tolist() for column in keep_columns},
+        texts_from=f"column {text_column!r} of {path}",
+        ids_from=f"id column {id_column!r} of {path}",
+    )
+
+
+def corpus_from_texts(
+    texts: Sequence[str],
+    ids: Sequence[str] | None = None,
+    *,
+    name: str = "corpus",
+    on_empty: Literal["drop", "error"] = "drop",
+    extra: dict[str, list[object]] | None = None,
+    texts_from: str = "the texts",
+    ids_from: str = "the ids",
+) -> Corpus:
+    """A :class:`Corpus` from texts in memory (ids default to positions), with the same checks
+    as a file: unique, non-empty ids; empty texts dropped and counted, or refused."""
+    texts = [str(text) for text in texts]
+    if ids is None:
         ids = [str(i) for i in range(len(texts))]
     else:
-        ids = ["" if _is_missing(value) else str(value) for value in frame[id_column]]
-        _check_ids(ids, id_column, path)
+        ids = [str(i) for i in ids]
+        _check_ids(ids, len(texts), ids_from)
     keep = [i for i, text in enumerate(texts) if text.strip()]
     dropped = len(texts) - len(keep)
     if dropped and on_empty == "error":
         first = next(i for i, text in enumerate(texts) if not text.strip())
         raise CorpusError(
-            f"{dropped} document(s) in {path} have empty text (first: row {first + 1}, id {ids[first]!r}). "
+            f"{dropped} document(s) in {texts_from} have empty text "
+            f"(first: row {first + 1}, id {ids[first]!r}). "
             "Fill them in, or drop them (the default, without --error-on-empty)."
         )
     if not keep:
-        raise CorpusError(
-            f"every text in column {text_column!r} of {path} is empty. Pick another --text-column."
-        )
-    extra = {column: [frame[column].iloc[i] for i in keep] for column in keep_columns}
+        raise CorpusError(f"every text in {texts_from} is empty. Pick another --text-column, or pass texts.")
     return Corpus(
         ids=[ids[i] for i in keep],
         texts=[texts[i] for i in keep],
-        name=corpus_name(path),
+        name=name,
         dropped_empty=dropped,
-        extra=extra,
+        extra={column: [values[i] for i in keep] for column, values in (extra or {}).items()},
     )
 
 
@@ -221,18 +245,20 @@ def _require_column(frame: pd.DataFrame, column: str, path: Path, role: str) -> 
         raise CorpusError(f"{role} {column!r} is not in {path}. Its columns are: {_columns(frame)}.")
 
 
-def _check_ids(ids: list[str], id_column: str, path: Path) -> None:
+def _check_ids(ids: list[str], n_texts: int, ids_from: str) -> None:
+    if len(ids) != n_texts:
+        raise CorpusError(f"{len(ids)} ids for {n_texts} texts in {ids_from}: pass one id per text.")
     missing = sum(1 for value in ids if not value)
     if missing:
         raise CorpusError(
-            f"{missing} row(s) of {path} have no value in id column {id_column!r}. "
+            f"{missing} row(s) have no value in {ids_from}. "
             "Fill them in, or leave out --id-column to number the rows."
         )
     duplicates = [value for value, count in Counter(ids).items() if count > 1]
     if duplicates:
         shown = ", ".join(repr(value) for value in duplicates[:5])
         raise CorpusError(
-            f"id column {id_column!r} of {path} repeats {len(duplicates)} id(s), e.g. {shown}. "
+            f"{ids_from} repeats {len(duplicates)} id(s), e.g. {shown}. "
             "Ids must be unique: fix the column, or leave out --id-column to number the rows."
         )
 

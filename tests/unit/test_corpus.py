@@ -104,3 +104,22 @@ def test_sample_is_seeded_and_keeps_order(tmp_path: Path) -> None:
     assert [int(i) for i in one.ids] == sorted(int(i) for i in one.ids)
     assert sample_corpus(corpus, 10, seed=4).ids != one.ids
     assert sample_corpus(corpus, 500) is corpus
+
+
+def test_texts_in_memory_get_the_same_checks() -> None:
+    from tools.corpus import corpus_from_texts
+
+    corpus = corpus_from_texts(["a", "  ", "c"], name="mine")
+    assert (corpus.ids, corpus.texts, corpus.dropped_empty, corpus.name) == (
+        ["0", "2"],
+        ["a", "c"],
+        1,
+        "mine",
+    )
+    assert corpus_from_texts(["a", "b"], ids=[10, 11]).ids == ["10", "11"]
+    with pytest.raises(CorpusError, match="1 ids for 2 texts"):
+        corpus_from_texts(["a", "b"], ids=["x"])
+    with pytest.raises(CorpusError, match=r"repeats 1 id\(s\), e.g. 'x'"):
+        corpus_from_texts(["a", "b"], ids=["x", "x"])
+    with pytest.raises(CorpusError, match="every text in the texts is empty"):
+        corpus_from_texts(["", " "])
