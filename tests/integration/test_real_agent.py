@@ -76,3 +76,26 @@ def test_python_api_on_a_real_sample(tmp_path: Path, shared_data: Path) -> None:
     assert len(result.assignments) == 30 and result.clusters
     assert sum(c.size for c in result.clusters) >= result.metrics["coverage"] * 30 - 1e-9
     assert (tmp_path / "run" / "checkpoint.sqlite").exists()
+
+
+def test_goalex_mode_asks_the_real_model_about_every_pair(tmp_path: Path, shared_data: Path) -> None:
+    corpus = sample_corpus(load_corpus(shared_data / "banking77" / "data.jsonl"), 8, seed=2)
+    result = goalcluster.cluster(
+        corpus.texts,
+        ids=corpus.ids,
+        goal="group the messages by what the customer wants",
+        llm="llamacpp:small",
+        out=tmp_path / "run",
+        home=tmp_path / "home",
+        assign_mode="goalex",
+        max_iterations=1,
+        min_clusters=1,
+        max_clusters=2,
+        spot_checks=0,
+        samples_per_proposal=4,
+        annotate_samples=False,
+    )
+    judged = [json.loads(line) for line in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()]
+    candidates = result.metrics["history"][0]["proposed"]
+    assert sum(r["prompt"] == "judge_membership" for r in judged) == 8 * len(candidates)
+    assert all(a.decided_by == "llm" for a in result.assignments)

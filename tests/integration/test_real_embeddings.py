@@ -59,3 +59,12 @@ def test_cli_help_and_models(tmp_path: Path) -> None:
     small = next(row for row in listing["chat_models"] if row["llm"] == "llamacpp:small")
     assert small["installed"] is True
     assert listing["embedder_minilm"].endswith("model")
+
+
+def test_any_local_sentence_transformers_folder() -> None:
+    from tools.embedders import packaged_minilm_path
+
+    folder = make_embedder(f"sentence-transformers:{packaged_minilm_path()}")
+    np.testing.assert_allclose(
+        folder.embed(["card declined"]), make_embedder("minilm").embed(["card declined"]), atol=1e-5
+    )
