@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import goalcluster
-from evals.data import load_set, stratified
+from evals.data import LabeledSet, load_set, stratified
 from evals.output import add_common_args, publish
 from tools.metrics import agreement
 
@@ -29,8 +29,9 @@ FIGURES = (
 )
 
 
-def run_goal(data_dir: Path, dataset: str, criterion: str, args: argparse.Namespace) -> dict[str, Any]:
-    data = stratified(load_set(data_dir, dataset), criterion, args.n, args.seed)
+def run_goal(full: LabeledSet, criterion: str, args: argparse.Namespace) -> dict[str, Any]:
+    data = stratified(full, criterion, args.n, args.seed)
+    dataset = full.name
     started = time.perf_counter()
     result = goalcluster.cluster(
         data.texts,
@@ -85,7 +86,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
-    goals = load_set(data_dir, args.dataset).goals
+    full = load_set(data_dir, args.dataset)
+    goals = full.goals
     rows = []
     wanted = args.goals.split(",") if args.goals else list(goals)
     unknown = sorted(set(wanted) - set(goals))
@@ -95,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
         )
     for criterion in wanted:
         print(f"== {args.dataset}: goal '{criterion}'", flush=True)
-        rows.append(run_goal(data_dir, args.dataset, criterion, args))
+        rows.append(run_goal(full, criterion, args))
         print(table(rows[-1:]), flush=True)
     report = {
         "dataset": args.dataset,
