@@ -53,7 +53,7 @@ class Workspace:
     def prompt_texts(self, positions: Sequence[int]) -> list[str]:
         """Texts for a prompt, cut to ``config.prompt_chars`` (marked with an ellipsis)."""
         limit = self.config.prompt_chars
-        return [_cut(self.texts[i], limit) for i in positions]
+        return [clip(self.texts[i], limit) for i in positions]
 
     def embed_explanations(self, sentences: Sequence[str]) -> np.ndarray:
         """Vectors (k, d) of explanation sentences; each is embedded once per process."""
@@ -140,7 +140,8 @@ def read_run_files(run_dir: Path) -> tuple[Config, str, list[str], list[str]]:
     return config, meta["corpus"], [row["id"] for row in rows], [row["text"] for row in rows]
 
 
-def _cut(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters (marked with an ellipsis)."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evals import goalsteer, scale
+from evals import goalsteer, run, scale
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    run.add_parser(sub)
     goalsteer.add_parser(sub)
     scale.add_parser(sub)
     args = parser.parse_args()

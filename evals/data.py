@@ -62,11 +62,27 @@ def stratified(data: LabeledSet, criterion: str, n: int | None, seed: int) -> La
         for queue in queues:
             if queue and len(picked) < n:
                 picked.append(int(queue.pop()))
-    keep = sorted(picked)
+    return subset(data, sorted(picked))
+
+
+def restrict(data: LabeledSet, criterion: str, max_labels: int | None, seed: int) -> LabeledSet:
+    """Only the documents of ``max_labels`` of ``criterion``'s labels (a seeded draw), so that a
+    sample of a set with many labels (banking77: 77) still holds several documents per label."""
+    names = sorted(set(data.labels[criterion]))
+    if max_labels is None or len(names) <= max_labels:
+        return data
+    rng = np.random.default_rng(seed)
+    kept = {names[i] for i in rng.choice(len(names), size=max_labels, replace=False)}
+    rows = [i for i, label in enumerate(data.labels[criterion]) if label in kept]
+    return subset(data, rows)
+
+
+def subset(data: LabeledSet, rows: list[int]) -> LabeledSet:
+    """The documents at positions ``rows``, in that order."""
     return LabeledSet(
         name=data.name,
-        ids=[data.ids[i] for i in keep],
-        texts=[data.texts[i] for i in keep],
-        labels={c: [values[i] for i in keep] for c, values in data.labels.items()},
+        ids=[data.ids[i] for i in rows],
+        texts=[data.texts[i] for i in rows],
+        labels={c: [values[i] for i in rows] for c, values in data.labels.items()},
         goals=data.goals,
     )

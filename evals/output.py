@@ -16,9 +16,11 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/evals"), help="where the figures are written")
 
 
-def publish(out: Path, name: str, figures: dict[str, Any], table: str) -> None:
-    """Write ``out/<name>.json`` (every figure) and ``out/<name>.md`` (the table), and print the table."""
+def publish(out: Path, name: str, figures: dict[str, Any], table: str, *, quiet: bool = False) -> None:
+    """Write ``out/<name>.json`` (every figure) and ``out/<name>.md`` (the table), and print the table
+    unless ``quiet``."""
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False))
     (out / f"{name}.md").write_text(table + "\n")
-    print(f"\n{table}\n\nwritten to {out}")
+    if not quiet:
+        print(f"\n{table}\n\nwritten to {out}")

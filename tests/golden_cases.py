@@ -37,4 +37,10 @@ CASES: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
         {"goal": GOAL, "text": TEXTS[0], "explanation": CLUSTERS[0]["explanation"]},
         Judgement,
     ),
+    "label_batch": ({"goal": GOAL, "texts": TEXTS, "n_labels": 3}, Proposal),
+    "merge_labels": ({"goal": GOAL, "labels": CLUSTERS, "n_labels": 2}, Proposal),
+    "judge_explanations": (
+        {"goal": GOAL, "text": TEXTS[0], "explanations": [c["explanation"] for c in CLUSTERS]},
+        choice_schema(2),
+    ),
 }

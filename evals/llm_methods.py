@@ -1,0 +1,131 @@
+"""The methods that use the LLM: goalcluster (default, and its faithful GoalEx assignment mode), and
+"clustering as classification" (the LLM labels batches, merges the labels, then classifies every
+document with one call each)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+import goalcluster
+from agent.llm.helper import LLM
+from agent.schemas import ClusterDescription, Proposal, choice_schema
+from agent.workspace import clip
+from evals.task import Outcome, Task
+
+PROMPT_CHARS = 280
+BATCH = 12
+
+
+def run_goalcluster(task: Task, assign_mode: str = "auto") -> Outcome:
+    started = time.perf_counter()
+    result = goalcluster.cluster(
+        task.texts,
+        ids=task.ids,
+        goal=task.goal,
+        llm=task.llm,
+        name=f"{task.dataset}-{len(task.texts)}",
+        out=task.out,
+        quiet=task.quiet,
+        seed=task.seed,
+        max_clusters=max(2, task.k),
+        assign_mode=assign_mode,
+        use_cache=False,
+        budget_calls=task.budget_calls,
+    )
+    seconds = time.perf_counter() - started
+    column = {c.id: j for j, c in enumerate(result.clusters)}
+    members = np.zeros((len(task.texts), len(result.clusters)), dtype=bool)
+    for i, assignment in enumerate(result.assignments):
+        for cid in assignment.cluster_ids:
+            members[i, column[cid]] = True
+    m = result.metrics
+    return Outcome(
+        members=members,
+        clusters=[{"name": c.name, "explanation": c.explanation} for c in result.clusters],
+        cost={
+            "llm_calls": m["llm_calls"],
+            "prompt_tokens": m["prompt_tokens"],
+            "completion_tokens": m["completion_tokens"],
+            "seconds": seconds,
+            "stage_seconds": m["stage_seconds"],
+        },
+        details={
+            "stop_reason": m["stop_reason"],
+            "iterations": m["iterations"],
+            "llm_decided_documents": m["llm_decided_documents"],
+            "run_dir": result.run_dir,
+        },
+    )
+
+
+def goalcluster_default(task: Task) -> Outcome:
+    return run_goalcluster(task)
+
+
+def goalex(task: Task) -> Outcome:
+    return run_goalcluster(task, assign_mode="goalex")
+
+
+def llm_classify(task: Task) -> Outcome:
+    """Label batches of texts, merge the labels into at most ``k``, then one call per document
+    choosing its label (or none)."""
+    llm = _chat(task)
+    before = dict(llm.budget.snapshot())
+    stages: dict[str, float] = {}
+    texts = [clip(text, PROMPT_CHARS) for text in task.texts]
+    started = time.perf_counter()
+    proposed: list[ClusterDescription] = []
+    for start in range(0, len(texts), BATCH):
+        variables = {"goal": task.goal, "texts": texts[start : start + BATCH], "n_labels": task.k}
+        proposed += llm.generate("label_batch", variables, Proposal).clusters
+    stages["label"] = time.perf_counter() - started
+    started = time.perf_counter()
+    variables = {"goal": task.goal, "labels": [c.model_dump() for c in proposed], "n_labels": task.k}
+    labels = [c.model_dump() for c in llm.generate("merge_labels", variables, Proposal).clusters][: task.k]
+    stages["merge"] = time.perf_counter() - started
+    started = time.perf_counter()
+    members = np.zeros((len(texts), len(labels)), dtype=bool)
+    for i, text in enumerate(texts):
+        answer: Any = llm.generate(
+            "choose_cluster",
+            {"goal": task.goal, "text": text, "clusters": labels},
+            choice_schema(len(labels)),
+        )
+        if int(answer.choice) > 0:
+            members[i, int(answer.choice) - 1] = True
+    stages["classify"] = time.perf_counter() - started
+    return Outcome(
+        members=members,
+        clusters=labels,
+        cost={**spent(llm, before), "seconds": sum(stages.values()), "stage_seconds": stages},
+        details={"proposed_labels": len(proposed)},
+    )
+
+
+def judge_picks(task: Task, clusters: list[dict[str, str]], rows: list[int]) -> list[int]:
+    """For each document in ``rows``, the cluster (-1: none) the judge picks from the explanations
+    alone (no names, and a prompt of its own, not the one any method classifies with)."""
+    llm = _chat(task)
+    explanations = [cluster["explanation"] for cluster in clusters]
+    picks = []
+    for row in rows:
+        text = clip(task.texts[row], PROMPT_CHARS)
+        variables = {"goal": task.goal, "text": text, "explanations": explanations}
+        answer: Any = llm.generate("judge_explanations", variables, choice_schema(len(clusters)))
+        picks.append(int(answer.choice) - 1)
+    return picks
+
+
+def spent(llm: LLM, before: dict[str, int]) -> dict[str, int]:
+    """Calls and tokens ``llm`` spent since ``before`` (a budget snapshot)."""
+    now = llm.budget.snapshot()
+    return {key: now[key] - before[key] for key in ("llm_calls", "prompt_tokens", "completion_tokens")}
+
+
+def _chat(task: Task) -> LLM:
+    if task.chat is None:
+        raise ValueError("this method needs the evals' LLM (Task.chat)")
+    return task.chat
