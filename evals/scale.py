@@ -1,12 +1,13 @@
 """How the non-LLM path grows with the corpus: load, embed, cluster, assign by embeddings, select.
 
-    python -m evals scale [--sizes 1000,4000,16000] [--out DIR]
+    python -m evals scale [--sizes 1000,4000,16000] [--llm-sizes 100,400,1600] [--llm M] [--out DIR]
 
 Texts come from the shared labeled sets (pooled, then sampled); the candidate explanations are
 sentences built from their gold label names, so the assign and select stages see as many
 candidates as a run would. Embedding goes through a fresh store per size, so every text is
 embedded (the cost a first run pays). Prints seconds and peak memory per stage at each size and
-the fitted growth exponent (time ~ N^b).
+the fitted growth exponent (time ~ N^b). With ``--llm-sizes`` it also runs the whole agent (default
+configuration, no answer cache) at those N and reports its LLM calls per document.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+import goalcluster
 from evals.data import load_set
 from evals.output import add_common_args, publish
 from tools.assign import assign, plausible, similarity
@@ -94,6 +96,40 @@ def growth_exponent(rows: list[dict[str, Any]], key: str) -> float:
     return float(np.polyfit(n, t, 1)[0])
 
 
+def measure_llm(n: int, texts: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """The agent's LLM calls and time on ``n`` pooled texts (goal: what the texts are about)."""
+    pick = np.random.default_rng(args.seed).choice(len(texts), size=n, replace=False)
+    with tempfile.TemporaryDirectory() as folder:
+        result = goalcluster.cluster(
+            [texts[i] for i in pick], llm=args.llm, out=folder, seed=args.seed, use_cache=False
+        )
+    m = result.metrics
+    return {
+        "n": n,
+        "llm_calls": m["llm_calls"],
+        "llm_calls_per_doc": round(m["llm_calls"] / n, 3),
+        "prompt_tokens": m["prompt_tokens"],
+        "completion_tokens": m["completion_tokens"],
+        "seconds": m["seconds"],
+        "iterations": m["iterations"],
+        "stop_reason": m["stop_reason"],
+    }
+
+
+def llm_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| N | LLM calls | calls per doc | tokens | seconds | rounds | stop |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        tokens = row["prompt_tokens"] + row["completion_tokens"]
+        lines.append(
+            f"| {row['n']} | {row['llm_calls']} | {row['llm_calls_per_doc']} | {tokens} | {row['seconds']} "
+            f"| {row['iterations']} | {row['stop_reason']} |"
+        )
+    return "\n".join(lines)
+
+
 def main(args: argparse.Namespace) -> int:
     texts, labels = pooled_texts(Path(args.data_dir))
     embedder = make_embedder(args.embedder)
@@ -119,7 +155,14 @@ def main(args: argparse.Namespace) -> int:
         "| growth exponent b (time ~ N^b) | " + " | ".join(str(exponents[s]) for s in stages) + " | |"
     )
     table = "\n".join(lines)
-    publish(args.out, "scale", {"rows": rows, "exponents": exponents, "cpus": os.cpu_count()}, table)
+    llm_rows = []
+    for n in (int(size) for size in args.llm_sizes.split(",") if size.strip()):
+        print(f"agent with {args.llm} on N={n} ...", flush=True)
+        llm_rows.append(measure_llm(n, texts, args))
+    if llm_rows:
+        table += f"\n\nThe agent's LLM path ({args.llm}):\n\n" + llm_table(llm_rows)
+    figures = {"rows": rows, "exponents": exponents, "llm_rows": llm_rows, "cpus": os.cpu_count()}
+    publish(args.out, "scale", figures, table)
     return 0
 
 
@@ -128,4 +171,6 @@ def add_parser(sub: Any) -> None:
     add_common_args(parser)
     parser.add_argument("--sizes", default="1000,4000,16000")
     parser.add_argument("--embedder", default="minilm")
+    parser.add_argument("--llm-sizes", default="", help="N at which to run the agent and count LLM calls")
+    parser.add_argument("--llm", default="llamacpp", help="chat model for --llm-sizes")
     parser.set_defaults(handler=main)
