@@ -9,7 +9,7 @@ GOAL ?= I would like to cluster the texts based on the topics it is discussing a
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo test lint models clean
+.PHONY: install browser demo test lint models clean
 
 $(BIN)/goalcluster: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,18 @@ $(BIN)/goalcluster: pyproject.toml constraints.txt
 
 install: $(BIN)/goalcluster
 
+# Headless Chromium for the HTML report's browser test (Debian's package).
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium; }
+
 demo: install
 	rm -rf runs/demo
 	$(BIN)/goalcluster run $(DATA)/syngoalex/data.jsonl --goal "$(GOAL)" --sample $(SAMPLE) \
 		--max-clusters 6 --out runs/demo
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install

@@ -4,6 +4,7 @@ document with one call each)."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from agent.llm.helper import LLM
 from agent.schemas import ClusterDescription, Proposal, choice_schema
 from agent.workspace import clip
 from evals.task import Outcome, Task
+from goalcluster.report.data import GOLD_FILE
 
 PROMPT_CHARS = 280
 BATCH = 12
@@ -36,6 +38,9 @@ def run_goalcluster(task: Task, assign_mode: str = "auto") -> Outcome:
         budget_calls=task.budget_calls,
     )
     seconds = time.perf_counter() - started
+    with (task.out / GOLD_FILE).open("w", encoding="utf-8") as gold:
+        for doc_id, label in zip(task.ids, task.gold, strict=True):
+            gold.write(json.dumps({"id": doc_id, "label": label}) + "\n")
     column = {c.id: j for j, c in enumerate(result.clusters)}
     members = np.zeros((len(task.texts), len(result.clusters)), dtype=bool)
     for i, assignment in enumerate(result.assignments):

@@ -148,6 +148,7 @@ def tasks_for(
                 texts=part.texts,
                 vectors=vectors if rows is None else vectors[rows],
                 k=len(set(part.labels[criterion])),
+                gold=part.labels[criterion],
                 seed=seed,
                 llm=args.llm,
                 out=args.out / "runs",

@@ -8,12 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tools.metrics import agreement, coverage, overlap
-
-
-def first_labels(members: np.ndarray) -> list[int]:
-    """One label per document: its first cluster, or -1 when it is in none."""
-    return [int(np.flatnonzero(row)[0]) if row.any() else -1 for row in members]
+from tools.metrics import agreement, coverage, first_labels, overlap
 
 
 def members_of(labels: Sequence[int], k: int | None = None) -> np.ndarray:

@@ -19,6 +19,7 @@ class Task:
     vectors: MiniLM embeddings of ``texts``, shared by every method (computed once).
     k: the number of gold labels of ``criterion`` in the sample (baselines are given it;
        goalcluster gets it as ``max_clusters``).
+    gold: the criterion's labels, written into goalcluster's run folders (their report's confusion table).
     chat: the evals' own LLM helper (LLM baselines, and the explanation judge), no answer cache.
     """
 
@@ -33,6 +34,7 @@ class Task:
     llm: str
     out: Path
     embed_seconds: float
+    gold: list[str] = field(default_factory=list)
     chat: LLM | None = None
     budget_calls: int | None = None
     quiet: bool = True

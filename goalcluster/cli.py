@@ -22,6 +22,7 @@ from agent.llm.budget import BudgetExceeded
 from agent.llm.helper import LLMOutputError
 from agent.llm.packaged import ModelIntegrityError
 from goalcluster import commands
+from goalcluster.report import ReportError
 from goalcluster.runner import RunInputError
 from tools.corpus import CorpusError
 from tools.embedders import EmbedderError
@@ -34,6 +35,7 @@ EXPECTED_ERRORS = (
     LLMOutputError,
     BudgetExceeded,
     RunInputError,
+    ReportError,
 )
 
 
@@ -152,6 +154,9 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         default=_default(Config, "cluster_method"),
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument(
+        "--report", action="store_true", help="write report.html and report.md into the run folder at the end"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,7 +191,20 @@ def build_parser() -> argparse.ArgumentParser:
     _common(resume)
     resume.add_argument("run_dir", type=Path, help="the run folder")
     resume.add_argument("--quiet", action="store_true", help="no progress output")
+    resume.add_argument("--report", action="store_true", help="write report.html and report.md at the end")
     resume.set_defaults(handler=commands.resume)
+
+    report = sub.add_parser("report", help="write a run's report: self-contained HTML, or Markdown")
+    _common(report)
+    report.add_argument("run_dir", type=Path, help="a finished run folder")
+    report.add_argument("--format", choices=["html", "md"], help="one format only (default: both)")
+    report.add_argument(
+        "--out", type=Path, help="file to write (with --format; default RUN_DIR/report.FORMAT)"
+    )
+    report.add_argument(
+        "--gold", type=Path, help="gold labels for a confusion table: a file with id and label"
+    )
+    report.set_defaults(handler=commands.report)
     return parser
 
 

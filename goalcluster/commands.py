@@ -14,7 +14,8 @@ from tqdm import tqdm
 from agent.config import Config
 from agent.llm.packaged import PACKAGED_MODELS, ensure_model, is_assembled, is_installed
 from agent.workspace import say
-from goalcluster.results import summary_table
+from goalcluster.report import ReportError, write_reports
+from goalcluster.results import ClusteringResult, summary_table
 from goalcluster.runner import resume_run, start_run
 from tools.corpus import Corpus, load_corpus, sample_corpus
 from tools.embed import embed_corpus
@@ -125,13 +126,30 @@ def run(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     out = args.out or Path("runs") / f"{corpus.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     say(f"run folder: {out}")
     result = start_run(corpus, config, out, quiet=args.quiet)
-    if not args.json:
-        print(summary_table(result))
-    return result.model_dump(exclude={"assignments"})
+    return _finished(result, args)
 
 
 def resume(args: argparse.Namespace, config: Config) -> dict[str, Any]:
-    result = resume_run(args.run_dir, quiet=args.quiet)
+    return _finished(resume_run(args.run_dir, quiet=args.quiet), args)
+
+
+def _finished(result: ClusteringResult, args: argparse.Namespace) -> dict[str, Any]:
+    summary = result.model_dump(exclude={"assignments"})
+    if args.report:
+        summary["reports"] = [str(path) for path in write_reports(Path(result.run_dir))]
     if not args.json:
         print(summary_table(result))
-    return result.model_dump(exclude={"assignments"})
+        for path in summary.get("reports", []):
+            print(f"report: {path}")
+    return summary
+
+
+def report(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    if args.out is not None and args.format is None:
+        raise ReportError("--out names one file: add --format html or --format md")
+    formats = (args.format,) if args.format else ("html", "md")
+    paths = write_reports(args.run_dir, formats, out=args.out, gold=args.gold)
+    if not args.json:
+        for path in paths:
+            print(f"report: {path}")
+    return {"reports": [str(path) for path in paths]}

@@ -24,6 +24,11 @@ def sizes(members: np.ndarray) -> list[int]:
     return [int(v) for v in members.sum(axis=0)]
 
 
+def first_labels(members: np.ndarray) -> list[int]:
+    """One label per document: its first cluster, or -1 when it is in none."""
+    return [int(np.flatnonzero(row)[0]) if row.any() else -1 for row in members]
+
+
 def hungarian_accuracy(gold: Sequence[object], predicted: Sequence[int]) -> float:
     """Clustering accuracy: the share of documents right under the best one-to-one matching of
     predicted clusters to gold labels. Unassigned documents (-1) and predicted clusters left

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import ScriptedBackend
 
 from agent.llm.helper import LLM
 from evals import run
@@ -14,7 +15,6 @@ from evals.data import LabeledSet, restrict
 from evals.llm_methods import llm_classify
 from evals.scoring import (
     explanation_quality,
-    first_labels,
     judge_sample,
     mean_over_seeds,
     members_of,
@@ -22,7 +22,7 @@ from evals.scoring import (
 )
 from evals.table import results_table
 from evals.task import Outcome, Task, no_llm_cost
-from tests.fakes import ScriptedBackend
+from tools.metrics import first_labels
 
 # doc0 in c0; doc1 in c0 and c1; doc2 in c1; doc3 in none
 MEMBERS = np.array([[1, 0], [1, 1], [0, 1], [0, 0]], dtype=bool)

@@ -1,0 +1,31 @@
+"""Reports of a finished run: a self-contained HTML page and a Markdown summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from goalcluster.report.data import ReportData, ReportError, load_report
+from goalcluster.report.html import render_html
+from goalcluster.report.markdown import render_markdown
+
+RENDERERS = {"html": render_html, "md": render_markdown}
+
+__all__ = ["ReportData", "ReportError", "load_report", "render_html", "render_markdown", "write_reports"]
+
+
+def write_reports(
+    run_dir: Path,
+    formats: tuple[str, ...] = ("html", "md"),
+    *,
+    out: Path | None = None,
+    gold: Path | None = None,
+) -> list[Path]:
+    """Write ``report.<format>`` into ``run_dir`` (or ``out``, for a single format); return the paths."""
+    data = load_report(run_dir, gold)
+    written = []
+    for fmt in formats:
+        path = out if out is not None and len(formats) == 1 else run_dir / f"report.{fmt}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(RENDERERS[fmt](data), encoding="utf-8")
+        written.append(path)
+    return written
