@@ -22,6 +22,7 @@ from agent.llm.budget import BudgetExceeded
 from agent.llm.helper import LLMOutputError
 from agent.llm.packaged import ModelIntegrityError
 from goalcluster import commands
+from goalcluster.chat.session import ChatError
 from goalcluster.report import ReportError
 from goalcluster.runner import RunInputError
 from tools.corpus import CorpusError
@@ -36,6 +37,7 @@ EXPECTED_ERRORS = (
     BudgetExceeded,
     RunInputError,
     ReportError,
+    ChatError,
 )
 
 
@@ -154,9 +156,6 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         default=_default(Config, "cluster_method"),
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
-    parser.add_argument(
-        "--report", action="store_true", help="write report.html and report.md into the run folder at the end"
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     _embedder_arg(run)
     _llm_args(run)
     _run_args(run)
+    run.add_argument(
+        "--report", action="store_true", help="write report.html and report.md into the run folder at the end"
+    )
     run.set_defaults(handler=commands.run)
 
     resume = sub.add_parser("resume", help="continue an interrupted run without repeating finished LLM calls")
@@ -205,6 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--gold", type=Path, help="gold labels for a confusion table: a file with id and label"
     )
     report.set_defaults(handler=commands.report)
+
+    chat = sub.add_parser("chat", help="explore a corpus or a run in conversation, and steer its clustering")
+    _common(chat)
+    chat.add_argument("target", type=Path, help="a data file, or a run or chat folder")
+    chat.add_argument("--thread", default="main", help="conversation to open or resume (default %(default)s)")
+    _embedder_arg(chat)
+    _llm_args(chat)
+    _run_args(chat)
+    chat.set_defaults(handler=commands.chat)
     return parser
 
 

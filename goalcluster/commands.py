@@ -14,6 +14,8 @@ from tqdm import tqdm
 from agent.config import Config
 from agent.llm.packaged import PACKAGED_MODELS, ensure_model, is_assembled, is_installed
 from agent.workspace import say
+from goalcluster.chat.session import open_session
+from goalcluster.chat.terminal import run_chat
 from goalcluster.report import ReportError, write_reports
 from goalcluster.results import ClusteringResult, summary_table
 from goalcluster.runner import resume_run, start_run
@@ -142,6 +144,12 @@ def _finished(result: ClusteringResult, args: argparse.Namespace) -> dict[str, A
         for path in summary.get("reports", []):
             print(f"report: {path}")
     return summary
+
+
+def chat(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    session = open_session(args.target, args.thread, config, out=args.out, quiet=args.quiet)
+    run_chat(session, first=f"/cluster {args.goal}" if args.goal else "")
+    return {"folder": str(session.folder), "thread": args.thread}
 
 
 def report(args: argparse.Namespace, config: Config) -> dict[str, Any]:

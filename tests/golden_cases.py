@@ -6,7 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.schemas import Annotation, Judgement, Proposal, choice_schema
+from agent.schemas import Annotation, ClusterDescription, Judgement, Proposal, choice_schema
+from goalcluster.chat.actions import ActionRequest
+from goalcluster.chat.views import Summary
 
 GOAL = "Group the reviews by why the customer was unhappy."
 TEXTS = ["The card was declined twice at checkout.", "The parcel arrived a week late.", "Refund never came."]
@@ -43,4 +45,16 @@ CASES: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
         {"goal": GOAL, "text": TEXTS[0], "explanations": [c["explanation"] for c in CLUSTERS]},
         choice_schema(2),
     ),
+    "chat_action": (
+        {
+            "documents": 3,
+            "goal": GOAL,
+            "clusters": [{"id": "c1", "name": "Declined payment", "size": 2}],
+            "recent": [{"role": "user", "content": "/clusters"}, {"role": "assistant", "content": "c1 ..."}],
+            "text": "merge c1 with the late ones",
+        },
+        ActionRequest,
+    ),
+    "summarize": ({"cluster": CLUSTERS[0], "texts": TEXTS, "goal": GOAL}, Summary),
+    "describe_cluster": ({"texts": TEXTS[:1], "others": CLUSTERS[1:], "goal": GOAL}, ClusterDescription),
 }

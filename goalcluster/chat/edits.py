@@ -1,0 +1,183 @@
+"""Chat actions that change the clustering. Clustering by a goal runs the agent graph; each edit is
+followed by re-verification of coverage and overlap (and recorded for the report)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agent.schemas import ClusterDescription, Proposal
+from goalcluster.chat.actions import ClusterBy, Describe, Exclude, Export, Merge, Move, Pin, Rename, Split
+from goalcluster.chat.clustering import clusters_of_run, find, new_id, status, verified, write_current
+from goalcluster.chat.session import ChatError, ChatSession
+from goalcluster.chat.state import ChatCluster, ChatState
+from goalcluster.report import write_reports
+from goalcluster.runner import start_run
+from tools.corpus import Corpus
+
+Reply = tuple[dict[str, Any], str]
+SAMPLE = 16
+
+
+def _copy(state: ChatState) -> list[ChatCluster]:
+    return [c.model_copy(deep=True) for c in state.clusters]
+
+
+def _edited(
+    clusters: list[ChatCluster], state: ChatState, session: ChatSession, edit: str, **extra: Any
+) -> Reply:
+    update = verified(clusters, state.model_copy(update=extra), session)
+    update.update(extra)
+    update["edits"] = [*state.edits, edit]
+    return update, f"Done: {edit}.\n{status(update, session.config)}"
+
+
+def cluster_by(action: ClusterBy, state: ChatState, session: ChatSession) -> Reply:
+    ws = session.ws
+    number = sum(1 for p in session.thread_dir.glob("run-*")) + 1
+    run_dir = session.thread_dir / f"run-{number}"
+    config = session.config.model_copy(update={"goal": action.goal})
+    corpus = Corpus(ids=ws.ids, texts=ws.texts, name=session.corpus_name)
+    result = start_run(corpus, config, run_dir, backend=ws.llm.backend, embedder=ws.embedder, quiet=ws.quiet)
+    clusters = clusters_of_run(run_dir)
+    update = verified(clusters, state.model_copy(update={"pinned": {}}), session)
+    update.update(goal=action.goal, run_dir=str(run_dir), pinned={}, edits=[], next_id=len(clusters) + 1)
+    note = " Your pins were for the old clusters and are cleared." if state.pinned else ""
+    lines = [
+        f"Clustered by: {action.goal} (run folder {run_dir}, stopped: {result.metrics['stop_reason']}).{note}"
+    ]
+    lines += [f"  {c.id:>4}  {len(c.members):>5}  {c.name} — {c.explanation}" for c in clusters]
+    lines.append(status(update, session.config))
+    return update, "\n".join(lines)
+
+
+def merge(action: Merge, state: ChatState, session: ChatSession) -> Reply:
+    a, b = find(state, action.cluster), find(state, action.other)
+    if a.id == b.id:
+        raise ChatError(f"{a.id} and {b.id} are the same cluster; name two different ones")
+    cid, next_id = new_id(state, state.clusters)
+    merged = ChatCluster(
+        id=cid,
+        name=f"{a.name} + {b.name}",
+        explanation=f"{a.explanation} Or: {b.explanation}",
+        members=[*a.members, *(d for d in b.members if d not in a.members)],
+    )
+    clusters = [merged if c.id == a.id else c for c in _copy(state) if c.id != b.id]
+    pinned = {d: (cid if p in (a.id, b.id) else p) for d, p in state.pinned.items()}
+    return _edited(
+        clusters, state, session, f"merged {a.id} and {b.id} into {cid}", pinned=pinned, next_id=next_id
+    )
+
+
+def split(action: Split, state: ChatState, session: ChatSession) -> Reply:
+    ws, cluster = session.ws, find(state, action.cluster)
+    if len(cluster.members) < 4:
+        raise ChatError(f"{cluster.id} has {len(cluster.members)} documents: too few to split")
+    rows = [session.position(d) for d in cluster.members]
+    shown = sorted(np.random.default_rng(0).choice(rows, size=min(SAMPLE, len(rows)), replace=False).tolist())
+    variables = {
+        "goal": state.goal or "group the texts by topic",
+        "mode": "split",
+        "clusters": [cluster.model_dump(include={"name", "explanation"})],
+        "texts": ws.prompt_texts(shown),
+        "reason": "the user asked to split it",
+    }
+    parts = ws.llm.generate("refine", variables, Proposal).clusters
+    if len(parts) < 2:
+        raise ChatError(
+            f"the model proposed only one cluster for {cluster.id}; try /describe or /move instead"
+        )
+    vectors = session.vectors()[rows]
+    best = np.argmax(vectors @ ws.embed_explanations([p.explanation for p in parts]).T, axis=1)
+    clusters, new_ids, next_id = _copy(state), [], state.next_id
+    clusters = [c for c in clusters if c.id != cluster.id]
+    for j, part in enumerate(parts):
+        members = [cluster.members[i] for i in np.flatnonzero(best == j)]
+        if members:
+            cid, next_id = new_id(state.model_copy(update={"next_id": next_id}), clusters)
+            clusters.append(
+                ChatCluster(id=cid, name=part.name, explanation=part.explanation, members=members)
+            )
+            new_ids.append(cid)
+    placed = {d: c.id for c in clusters if c.id in new_ids for d in c.members}
+    pinned = {d: (placed.get(d, p) if p == cluster.id else p) for d, p in state.pinned.items()}
+    edit = f"split {cluster.id} into {', '.join(new_ids)}"
+    return _edited(clusters, state, session, edit, pinned=pinned, next_id=next_id)
+
+
+def rename(action: Rename, state: ChatState, session: ChatSession) -> Reply:
+    cluster = find(state, action.cluster)
+    clusters = [c.model_copy(update={"name": action.name}) if c.id == cluster.id else c for c in _copy(state)]
+    return _edited(clusters, state, session, f"renamed {cluster.id} to {action.name!r}")
+
+
+def describe(action: Describe, state: ChatState, session: ChatSession) -> Reply:
+    ws, cluster = session.ws, find(state, action.cluster)
+    explanation = action.explanation.strip()
+    if not explanation:
+        rows = [session.position(d) for d in cluster.members[:SAMPLE]]
+        others = [c.model_dump(include={"name", "explanation"}) for c in state.clusters if c.id != cluster.id]
+        variables = {"texts": ws.prompt_texts(rows), "others": others, "goal": state.goal or "by topic"}
+        explanation = ws.llm.generate("describe_cluster", variables, ClusterDescription).explanation
+    clusters = [
+        c.model_copy(update={"explanation": explanation}) if c.id == cluster.id else c for c in _copy(state)
+    ]
+    return _edited(clusters, state, session, f"re-described {cluster.id}: {explanation}")
+
+
+def move(action: Move, state: ChatState, session: ChatSession) -> Reply:
+    target = find(state, action.cluster)
+    for doc_id in action.documents:
+        session.position(doc_id)
+    moving = set(action.documents)
+    clusters = _copy(state)
+    for c in clusters:
+        c.members = [d for d in c.members if d not in moving] + (list(moving) if c.id == target.id else [])
+    pinned = {d: p for d, p in state.pinned.items() if d not in moving}
+    excluded = [d for d in state.excluded if d not in moving]
+    edit = f"moved {', '.join(action.documents)} to {target.id}"
+    return _edited(clusters, state, session, edit, pinned=pinned, excluded=excluded)
+
+
+def pin(action: Pin, state: ChatState, session: ChatSession) -> Reply:
+    target = find(state, action.cluster)
+    session.position(action.document)
+    pinned = {**state.pinned, action.document: target.id}
+    excluded = [d for d in state.excluded if d != action.document]
+    edit = f"pinned {action.document} to {target.id}"
+    return _edited(_copy(state), state, session, edit, pinned=pinned, excluded=excluded)
+
+
+def exclude(action: Exclude, state: ChatState, session: ChatSession) -> Reply:
+    session.position(action.document)
+    excluded = sorted({*state.excluded, action.document})
+    pinned = {d: p for d, p in state.pinned.items() if d != action.document}
+    return _edited(
+        _copy(state), state, session, f"excluded {action.document}", pinned=pinned, excluded=excluded
+    )
+
+
+def export(action: Export, state: ChatState, session: ChatSession) -> Reply:
+    path = Path(action.path) if action.path else session.thread_dir / "assignments.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = {c.id: c.name for c in state.clusters}
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["id", "cluster_ids", "cluster_names", "excluded"])
+        for doc_id in session.ws.ids:
+            ids = [c.id for c in state.clusters if doc_id in c.members]
+            writer.writerow(
+                [doc_id, ";".join(ids), ";".join(names[i] for i in ids), doc_id in state.excluded]
+            )
+    return {}, f"Wrote {len(session.ws.ids)} assignments to {path}"
+
+
+def report(state: ChatState, session: ChatSession) -> Reply:
+    if not state.clusters:
+        raise ChatError("there is no clustering to report on yet; ask for one first (/cluster GOAL)")
+    folder = write_current(state, session, session.thread_dir / "current")
+    paths = write_reports(folder)
+    return {}, "Wrote " + " and ".join(str(p) for p in paths)

@@ -1,0 +1,143 @@
+"""Chat actions that look without changing anything: list, show, search, why, summary, help."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from agent.workspace import clip
+from goalcluster.chat.actions import COMMANDS, Search, ShowCluster, Summarize, Why, usage
+from goalcluster.chat.clustering import find
+from goalcluster.chat.session import ChatSession
+from goalcluster.chat.state import ChatState
+
+SHOWN = 10
+TEXT = 160
+Reply = tuple[dict[str, Any], str]
+
+
+class Summary(BaseModel):
+    summary: str = Field(description="Two to four sentences.", max_length=1200)
+
+
+def _line(session: ChatSession, doc_id: str, state: ChatState) -> str:
+    text = session.ws.texts[session.position(doc_id)]
+    where = ",".join(c.id for c in state.clusters if doc_id in c.members) or "-"
+    return f"  {doc_id} [{where}] {clip(text, TEXT)}"
+
+
+def list_clusters(state: ChatState, session: ChatSession) -> Reply:
+    if not state.clusters:
+        return {}, "There is no clustering yet. Ask for one, e.g. /cluster group the texts by topic"
+    n = max(1, len(session.ws.ids) - len(state.excluded))
+    lines = [f"Goal: {state.goal or '(by topic)'}"]
+    for c in state.clusters:
+        lines.append(
+            f"  {c.id:>4}  {len(c.members):>5}  {len(c.members) / n:6.1%}  {c.name} — {c.explanation}"
+        )
+    unassigned = n - len({d for c in state.clusters for d in c.members})
+    lines.append(f"coverage {state.coverage:.1%}, overlap {state.overlap:.1%}, {unassigned} unassigned")
+    return {}, "\n".join(lines)
+
+
+def show(action: ShowCluster, state: ChatState, session: ChatSession) -> Reply:
+    cluster = find(state, action.cluster)
+    lines = [f"{cluster.id} {cluster.name} ({len(cluster.members)} documents): {cluster.explanation}"]
+    lines += [_line(session, doc_id, state) for doc_id in cluster.members[: action.n]]
+    return {}, "\n".join(lines)
+
+
+def unassigned(state: ChatState, session: ChatSession) -> Reply:
+    placed = {d for c in state.clusters for d in c.members} | set(state.excluded)
+    left = [doc_id for doc_id in session.ws.ids if doc_id not in placed]
+    if not left:
+        return {}, "Every document is in a cluster (or excluded)."
+    lines = [f"{len(left)} documents are in no cluster:"] + [_line(session, d, state) for d in left[:SHOWN]]
+    return {}, "\n".join(lines)
+
+
+def search(action: Search, state: ChatState, session: ChatSession) -> Reply:
+    ws = session.ws
+    if action.by == "keyword":
+        words = action.query.casefold().split()
+        hits = [d for d, t in zip(ws.ids, ws.texts, strict=True) if all(w in t.casefold() for w in words)]
+        lines = [f"{len(hits)} documents contain {action.query!r}:"] + [
+            _line(session, d, state) for d in hits[:SHOWN]
+        ]
+        return {}, "\n".join(lines)
+    session.vectors()
+    found = ws.store.query(ws.embedder.embed([action.query])[0], n_results=SHOWN)
+    lines = [f"Closest in meaning to {action.query!r}:"]
+    lines += [
+        f"{_line(session, doc_id, state)}  (similarity {1 - distance:.2f})" for doc_id, distance in found
+    ]
+    return {}, "\n".join(lines)
+
+
+def why(action: Why, state: ChatState, session: ChatSession) -> Reply:
+    ws, doc_id = session.ws, action.document.strip()
+    row = session.position(doc_id)
+    inside = [c for c in state.clusters if doc_id in c.members]
+    lines = [f"{doc_id}: {clip(ws.texts[row], TEXT)}"]
+    if doc_id in state.excluded:
+        lines.append("It is excluded from the clustering (you excluded it).")
+    lines.append("In: " + (", ".join(f"{c.id} ({c.name})" for c in inside) or "no cluster"))
+    if doc_id in state.pinned:
+        lines.append(f"Pinned by you to {state.pinned[doc_id]}.")
+    if state.clusters:
+        vectors = session.vectors()
+        scores = ws.embed_explanations([c.explanation for c in state.clusters]) @ vectors[row]
+        ranked = np.argsort(-scores)[:3]
+        lines.append(
+            "Embedding similarity to the explanations: "
+            + ", ".join(f"{state.clusters[j].id} {scores[j]:.3f}" for j in ranked)
+        )
+    if state.run_dir:
+        lines += _run_evidence(Path(state.run_dir), doc_id, clip(ws.texts[row], ws.config.prompt_chars))
+    return {}, "\n".join(lines)
+
+
+def _run_evidence(run_dir: Path, doc_id: str, prompt_text: str) -> list[str]:
+    """What the agent run recorded about the document: its assignment and the LLM's judgements."""
+    lines = []
+    for line in (run_dir / "assignments.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["id"] == doc_id:
+            lines.append(
+                f"In the run: decided by {row['decided_by']}, "
+                f"top-1 minus top-2 embedding margin {row['confidence']:.3f}."
+            )
+    trace = run_dir / "trace.jsonl"
+    judged = []
+    if trace.exists():
+        for line in trace.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            if entry.get("parsed") is not None and prompt_text in entry["messages"][-1]["content"]:
+                judged.append(f"  {entry['prompt']}: {json.dumps(entry['parsed'])}")
+    if judged:
+        lines += ["The LLM's judgements on it (from the run's trace):", *judged[-4:]]
+    return lines
+
+
+def summary(action: Summarize, state: ChatState, session: ChatSession) -> Reply:
+    ws = session.ws
+    cluster = find(state, action.cluster) if action.cluster else None
+    ids = cluster.members if cluster else ws.ids
+    rows = [session.position(d) for d in ids]
+    picked = sorted(np.random.default_rng(0).choice(rows, size=min(20, len(rows)), replace=False).tolist())
+    variables = {
+        "cluster": cluster.model_dump() if cluster else None,
+        "texts": ws.prompt_texts(picked),
+        "goal": state.goal,
+    }
+    answer = ws.llm.generate("summarize", variables, Summary)
+    what = f"{cluster.id} {cluster.name}" if cluster else f"the corpus ({len(ids)} documents)"
+    return {}, f"Summary of {what}, from {len(picked)} sampled documents:\n{answer.summary}"
+
+
+def help_text() -> Reply:
+    return {}, "Ask in plain words, or use a command:\n" + "\n".join(f"  {usage(c)}" for c in COMMANDS)

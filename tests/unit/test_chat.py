@@ -1,0 +1,211 @@
+"""The chat: the action parser, and every action through the chat graph with the scripted fake LLM
+and the fake embedder; threads persist and stay apart."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import FakeEmbedder, ScriptedBackend, answer_by_prompt, corpus_of_topics
+
+from agent.config import Config
+from agent.llm.backends import Message
+from goalcluster.chat.actions import (
+    ActionRequest,
+    ClusterBy,
+    CommandError,
+    Merge,
+    Move,
+    Search,
+    ShowCluster,
+    parse_command,
+    to_action,
+)
+from goalcluster.chat.graph import Chat
+from goalcluster.chat.session import ChatError, ChatSession, open_session
+from goalcluster.chat.terminal import run_chat
+
+SPLIT = {
+    "clusters": [
+        {"name": "Cards", "explanation": "card payment declined refused"},
+        {"name": "Parcels", "explanation": "parcel delivery late arrived"},
+    ]
+}
+
+
+def test_slash_commands_parse_to_typed_actions() -> None:
+    assert parse_command("/cluster by why they wrote") == ClusterBy(goal="by why they wrote")
+    assert parse_command("/show c2 3") == ShowCluster(cluster="c2", n=3)
+    assert parse_command("/merge c1 c2") == Merge(cluster="c1", other="c2")
+    assert parse_command("/find late parcel") == Search(query="late parcel", by="keyword")
+    assert parse_command("/move c3 d1 d2") == Move(cluster="c3", documents=["d1", "d2"])
+    assert parse_command('/rename c1 "Card trouble"').name == "Card trouble"  # type: ignore[union-attr]
+    assert parse_command("/QUIT").kind == "quit"
+    with pytest.raises(CommandError, match=r"usage: /merge A B"):
+        parse_command("/merge c1")
+    with pytest.raises(CommandError, match="unknown command /frobnicate; /help lists them"):
+        parse_command("/frobnicate")
+
+
+def test_free_text_forms_become_typed_actions_or_name_what_is_missing() -> None:
+    assert to_action(ActionRequest(action="merge", cluster="c1", other="c2")) == Merge(
+        cluster="c1", other="c2"
+    )
+    assert to_action(ActionRequest(action="find", text="refund")) == Search(query="refund", by="keyword")
+    assert to_action(ActionRequest(action="why", documents=["d7"])).document == "d7"  # type: ignore[union-attr]
+    assert to_action(ActionRequest(action="summary")).cluster == ""  # type: ignore[union-attr]
+    assert to_action(ActionRequest(action="ask", text="Which one?")).question == "Which one?"  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="missing which clusters"):
+        to_action(ActionRequest(action="merge", cluster="c1"))
+    with pytest.raises(ValueError, match="missing the goal"):
+        to_action(ActionRequest(action="cluster"))
+
+
+class Scripted:
+    """Answers every prompt: the agent's (by content), and the chat's from a queue of action forms."""
+
+    def __init__(self) -> None:
+        self.actions: list[dict[str, Any]] = []
+        self.agent = answer_by_prompt()
+
+    def __call__(self, messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
+        text = messages[1]["content"]
+        if "The user now says:" in text:
+            return self.actions.pop(0)
+        if "Split it into 2 to 4" in text:
+            return SPLIT
+        if "Summarize what these texts are about" in text:
+            return {"summary": "People write about card payments."}
+        if "Describe this cluster" in text:
+            return {"name": "Cards", "explanation": "The text is about a declined card."}
+        return self.agent(messages, schema)
+
+
+@pytest.fixture
+def chat_setup(tmp_path: Path) -> tuple[Path, Config, Scripted, ScriptedBackend]:
+    ids, texts, _ = corpus_of_topics(8)
+    data = tmp_path / "messages.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in zip(ids, texts, strict=True)))
+    config = Config(
+        home=tmp_path / "home",
+        assign_mode="embeddings",
+        annotate_samples=False,
+        use_cache=False,
+        max_clusters=4,
+    )
+    script = Scripted()
+    return data, config, script, ScriptedBackend([script] * 500)
+
+
+def session_for(setup: tuple[Path, Config, Scripted, ScriptedBackend], thread: str = "main") -> ChatSession:
+    data, config, _, backend = setup
+    folder = data.parent / "chat"
+    return open_session(
+        data, thread, config, out=folder, quiet=True, backend=backend, embedder=FakeEmbedder()
+    )
+
+
+def test_every_action_through_the_chat_graph(chat_setup: Any) -> None:
+    chat = Chat(session_for(chat_setup))
+    script: Scripted = chat_setup[2]
+    state = chat.send("/cluster why the customer wrote")
+    assert [c.name for c in state.clusters] == ["Card payments", "Parcel delivery", "Password login"]
+    assert state.coverage == 1.0 and "coverage 100.0% (target 90%, met)" in state.reply
+    ids = {c.name: c.id for c in state.clusters}
+    card, parcel, password = ids["Card payments"], ids["Parcel delivery"], ids["Password login"]
+    assert "Card payments —" in chat.send("/clusters").reply
+    shown = chat.send(f"/show {card} 2").reply
+    assert shown.count("\n  card-") == 2
+
+    script.actions.append({"action": "merge", "cluster": "c99", "other": card})
+    state = chat.send("merge the big ones")
+    assert "Which cluster do you mean by 'c99'?" in state.reply and len(state.clusters) == 3
+
+    state = chat.send(f"/merge {card} {parcel}")
+    merged = next(c for c in state.clusters if c.name == "Card payments + Parcel delivery")
+    assert len(state.clusters) == 2 and len(merged.members) == 16 and "Done: merged" in state.reply
+
+    script.actions.append({"action": "rename", "cluster": merged.id, "text": "Payments and parcels"})
+    state = chat.send("call the merged one Payments and parcels")
+    assert any(c.name == "Payments and parcels" for c in state.clusters)
+
+    state = chat.send(f"/split {merged.id}")
+    assert sorted(c.name for c in state.clusters) == ["Cards", "Parcels", "Password login"]
+    cards = next(c for c in state.clusters if c.name == "Cards")
+    assert all(m.startswith("card-") for m in cards.members)
+
+    state = chat.send(f"/move {password} card-0")
+    assert "card-0" in next(c for c in state.clusters if c.id == password).members
+    assert "card-0" not in next(c for c in state.clusters if c.name == "Cards").members
+    state = chat.send(f"/pin card-1 {password}")
+    assert state.pinned == {"card-1": password}
+    state = chat.send("/exclude card-2")
+    assert all("card-2" not in c.members for c in state.clusters) and state.coverage == 1.0
+
+    why = chat.send("/why card-0").reply
+    assert f"In: {password} (Password login)" in why and "Embedding similarity" in why
+    assert "In the run: decided by" in why
+    assert "parcel-" in chat.send("/search where is my parcel").reply
+    assert "8 documents contain 'parcel'" in chat.send("/find parcel").reply
+    assert "People write about card payments." in chat.send(f"/summary {cards.id}").reply
+    assert "The text is about a declined card." in chat.send(f"/describe {cards.id}").reply
+    assert "Cannot do that: there is no cluster 'c42'" in chat.send("/describe c42").reply
+    assert "usage: /merge A B" in chat.send("/merge c1").reply
+    assert "/search QUERY" in chat.send("/help").reply
+
+    exported = chat.send("/export").reply
+    csv_path = Path(exported.split(" to ")[1])
+    assert "card-0," + password in csv_path.read_text()
+    state = chat.send("/report")
+    current = chat.session.thread_dir / "current"
+    assert (current / "report.html").exists() and "chat: merged" in (current / "report.md").read_text()
+    assert chat.send("/quit").done
+    chat.close()
+
+
+def test_threads_persist_and_stay_apart(chat_setup: Any) -> None:
+    chat = Chat(session_for(chat_setup))
+    first = chat.send("/cluster why the customer wrote")
+    a, b = first.clusters[0].id, first.clusters[1].id
+    chat.send(f"/merge {a} {b}")
+    chat.close()
+
+    again = Chat(session_for(chat_setup))
+    state = again.state()
+    assert len(state.clusters) == 2 and len(state.messages) == 4
+    assert state.edits == [f"merged {a} and {b} into c4"]
+    again.close()
+
+    other = Chat(session_for(chat_setup, thread="other"))
+    assert other.state().clusters == [] and "no clustering yet" in other.send("/clusters").reply
+    other.close()
+
+
+def test_a_chat_on_a_run_folder_starts_from_its_clustering(chat_setup: Any) -> None:
+    chat = Chat(session_for(chat_setup))
+    run_dir = Path(chat.send("/cluster why the customer wrote").run_dir)
+    chat.close()
+    data, config, _, backend = chat_setup
+    session = open_session(run_dir, "main", config, quiet=True, backend=backend, embedder=FakeEmbedder())
+    assert session.base_run == run_dir
+    state = Chat(session).send("/clusters")
+    assert len(state.clusters) == 3 and state.run_dir == str(run_dir)
+    with pytest.raises(ChatError, match="not a goalcluster folder"):
+        open_session(data.parent, "main", config)
+
+
+def test_piped_commands_make_a_readable_transcript(chat_setup: Any) -> None:
+    out = io.StringIO()
+    run_chat(
+        session_for(chat_setup),
+        stdin=io.StringIO("/cluster by topic\n\n/clusters\n/quit\n/clusters\n"),
+        out=out,
+    )
+    transcript = out.getvalue()
+    assert "goalcluster chat — messages (24 documents), thread 'main'" in transcript
+    assert "you> /cluster by topic" in transcript and "you> /clusters" in transcript
+    assert transcript.rstrip().endswith("reopen it with --thread.")  # nothing runs after /quit
