@@ -79,3 +79,30 @@ class Annotation(BaseModel):
     @classmethod
     def not_blank(cls, value: str) -> str:
         return _clean(value)
+
+
+class Criterion(BaseModel):
+    """One way the corpus could be grouped."""
+
+    name: str = Field(
+        description="The criterion in 1 to 4 words, e.g. 'topic', 'sentiment', 'language'.", max_length=60
+    )
+    goal: str = Field(
+        description="A clustering goal for it, e.g. 'Cluster the texts by the language they are written in'.",
+        max_length=300,
+    )
+
+    @field_validator("name", "goal")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        return _clean(value)
+
+
+class Criteria(BaseModel):
+    """Candidate criteria for grouping a corpus."""
+
+    criteria: list[Criterion] = Field(
+        description="Distinct criteria, each a different way to group these texts.",
+        min_length=1,
+        max_length=8,
+    )

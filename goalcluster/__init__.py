@@ -6,8 +6,8 @@
 ...     print(c.name, c.size, c.explanation)
 """
 
-from goalcluster.api import cluster, resume
+from goalcluster.api import cluster, discover, resume
 from goalcluster.results import Cluster, ClusteringResult, DocumentAssignment
 
 __version__ = "0.1.0"
-__all__ = ["Cluster", "ClusteringResult", "DocumentAssignment", "cluster", "resume"]
+__all__ = ["Cluster", "ClusteringResult", "DocumentAssignment", "cluster", "discover", "resume"]

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import DEFAULT_HOME, Config
+from goalcluster.criteria import Discovery
+from goalcluster.criteria import discover as find_criteria
 from goalcluster.results import ClusteringResult
 from goalcluster.runner import resume_run, start_run
 from tools.corpus import corpus_from_texts
@@ -39,6 +41,31 @@ def cluster(
     config = Config.model_validate({"goal": goal, "llm": llm, "embedder": embedder, **options})
     run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="goalcluster-"))
     return start_run(corpus, config, run_dir, quiet=quiet)
+
+
+def discover(
+    texts: Sequence[str],
+    *,
+    ids: Sequence[str] | None = None,
+    llm: str = "llamacpp",
+    embedder: str = "minilm",
+    out: str | Path | None = None,
+    name: str = "corpus",
+    max_criteria: int = 4,
+    quiet: bool = True,
+    **options: Any,
+) -> Discovery:
+    """Find the several ways ``texts`` can be grouped, with one explained clustering per criterion.
+
+    ``options`` are :class:`agent.config.Config` fields applied to every criterion's run. The folder
+    (``out``, default a new temporary folder) holds ``criteria.json``, ``discover.md`` and one run
+    folder (with its reports) per criterion.
+    """
+    corpus = corpus_from_texts(texts, ids, name=name)
+    options.setdefault("home", Path(os.environ.get("GOALCLUSTER_HOME") or DEFAULT_HOME))
+    config = Config.model_validate({"llm": llm, "embedder": embedder, **options})
+    folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="goalcluster-discover-"))
+    return find_criteria(corpus, config, folder, max_criteria=max_criteria, quiet=quiet)
 
 
 def resume(run_dir: str | Path, *, quiet: bool = True) -> ClusteringResult:

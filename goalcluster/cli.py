@@ -216,6 +216,19 @@ def build_parser() -> argparse.ArgumentParser:
     _llm_args(chat)
     _run_args(chat)
     chat.set_defaults(handler=commands.chat)
+
+    discover = sub.add_parser(
+        "discover", help="no goal? find the ways the corpus can be grouped, one clustering each"
+    )
+    _common(discover)
+    _corpus_args(discover)
+    _embedder_arg(discover)
+    _llm_args(discover)
+    _run_args(discover)
+    discover.add_argument(
+        "--max-criteria", type=int, default=4, help="most criteria to cluster by (%(default)s)"
+    )
+    discover.set_defaults(handler=commands.discover)
     return parser
 
 

@@ -16,9 +16,11 @@ from agent.llm.packaged import PACKAGED_MODELS, ensure_model, is_assembled, is_i
 from agent.workspace import say
 from goalcluster.chat.session import open_session
 from goalcluster.chat.terminal import run_chat
+from goalcluster.criteria import discover as find_criteria
+from goalcluster.criteria import discovery_markdown
 from goalcluster.report import ReportError, write_reports
 from goalcluster.results import ClusteringResult, summary_table
-from goalcluster.runner import resume_run, start_run
+from goalcluster.runner import RunInputError, resume_run, start_run
 from tools.corpus import Corpus, load_corpus, sample_corpus
 from tools.embed import embed_corpus
 from tools.embedders import EmbedderError, make_embedder, packaged_minilm_path
@@ -150,6 +152,18 @@ def chat(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     session = open_session(args.target, args.thread, config, out=args.out, quiet=args.quiet)
     run_chat(session, first=f"/cluster {args.goal}" if args.goal else "")
     return {"folder": str(session.folder), "thread": args.thread}
+
+
+def discover(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    if args.goal:
+        raise RunInputError("discover finds the goals itself: leave out --goal (or use `goalcluster run`)")
+    corpus = read_corpus(args)
+    out = args.out or Path("runs") / f"{corpus.name}-discover-{time.strftime('%Y%m%d-%H%M%S')}"
+    say(f"discovery folder: {out}")
+    found = find_criteria(corpus, config, out, max_criteria=args.max_criteria, quiet=args.quiet)
+    if not args.json:
+        print(discovery_markdown(found))
+    return found.model_dump(exclude={"criteria": {"__all__": {"labels"}}})
 
 
 def report(args: argparse.Namespace, config: Config) -> dict[str, Any]:

@@ -1,0 +1,253 @@
+"""Criteria discovery: when no goal is given, find the several ways a corpus can be grouped.
+
+The LLM reads diverse samples and proposes criteria (name + goal); near-duplicates are merged; each
+criterion's goal is run through the clustering agent (its own coverage/overlap verification); the
+clusterings are ranked by how distinct they are from each other (low mutual NMI) and by coverage,
+and weak ones (one giant cluster, too fragmented, too little covered) are dropped with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+from sklearn.metrics import normalized_mutual_info_score
+
+from agent.config import Config
+from agent.llm.backends import ChatBackend
+from agent.schemas import Criteria, Criterion
+from agent.workspace import build_workspace
+from goalcluster.report import write_reports
+from goalcluster.report.markdown import md
+from goalcluster.results import ClusteringResult
+from goalcluster.runner import start_run
+from tools.corpus import Corpus
+from tools.embed import embed_corpus
+from tools.embedders import Embedder
+from tools.metrics import first_labels
+from tools.sample import diverse
+
+SAMPLES = 20
+DUPLICATE_SIMILARITY = 0.85
+GIANT_SHARE = 0.8
+MIN_COVERAGE = 0.5
+SMALL_SHARE = 0.03
+
+
+class DiscoveredCriterion(BaseModel):
+    name: str
+    goal: str
+    run_dir: str = ""
+    clusters: list[str] = Field(default_factory=list, description="Cluster names, largest first.")
+    sizes: list[int] = Field(default_factory=list)
+    coverage: float = 0.0
+    overlap: float = 0.0
+    distinctness: float = Field(0.0, description="1 - mean NMI with the other kept criteria.")
+    score: float = Field(0.0, description="distinctness x coverage; the ranking key.")
+    kept: bool = True
+    dropped_because: str = ""
+    merged_with: list[str] = Field(default_factory=list, description="Near-duplicate criteria folded in.")
+    labels: list[int] = Field(default_factory=list, description="Per document, its first cluster (-1: none).")
+
+
+class Discovery(BaseModel):
+    """What ``goalcluster discover`` found: criteria ranked, kept first; cross-tabulations of kept pairs."""
+
+    folder: str
+    criteria: list[DiscoveredCriterion]
+    crosstabs: list[dict[str, Any]] = Field(default_factory=list)
+    llm_calls: int = 0
+    seconds: float = 0.0
+
+    @property
+    def kept(self) -> list[DiscoveredCriterion]:
+        return [c for c in self.criteria if c.kept]
+
+
+def propose_criteria(ws: Any, vectors: np.ndarray, n_criteria: int, seed: int) -> list[Criterion]:
+    """Two diverse samples, one proposal each."""
+    proposed: list[Criterion] = []
+    for round_ in range(2):
+        rows = diverse(vectors, SAMPLES, random_state=seed + round_)
+        variables = {"texts": ws.prompt_texts(rows), "n_criteria": n_criteria}
+        proposed += ws.llm.generate("propose_criteria", variables, Criteria).criteria
+    return proposed
+
+
+def deduplicate(criteria: list[Criterion], vectors: np.ndarray) -> list[tuple[Criterion, list[str]]]:
+    """Criteria with near-duplicates (same name, or embedding similarity of name+goal above
+    DUPLICATE_SIMILARITY; ``vectors`` are their normalised embeddings) folded into the first; the
+    names folded in are listed once, exact repeats not at all."""
+    kept: list[tuple[int, list[str]]] = []
+    seen: set[tuple[str, str]] = set()
+    for i, criterion in enumerate(criteria):
+        key = (criterion.name.casefold(), criterion.goal.casefold())
+        for j, folded in kept:
+            if (
+                criteria[j].name.casefold() == key[0]
+                or float(vectors[i] @ vectors[j]) >= DUPLICATE_SIMILARITY
+            ):
+                if key not in seen:
+                    folded.append(criterion.name)
+                break
+        else:
+            kept.append((i, []))
+        seen.add(key)
+    return [(criteria[i], folded) for i, folded in kept]
+
+
+def weakness(result: ClusteringResult, max_clusters: int) -> str:
+    """Why a criterion's clustering is too weak to keep ('' if it is not)."""
+    n = max(1, len(result.assignments))
+    shares = [c.size / n for c in result.clusters]
+    if len(shares) < 2:
+        return "fewer than two clusters"
+    if max(shares) > GIANT_SHARE:
+        return f"one giant cluster ({max(shares):.0%} of the documents)"
+    if result.metrics["coverage"] < MIN_COVERAGE:
+        return f"coverage {result.metrics['coverage']:.0%} is below {MIN_COVERAGE:.0%}"
+    small = sum(1 for share in shares if share < SMALL_SHARE)
+    if len(shares) >= max_clusters and small >= len(shares) / 2:
+        return f"too fragmented ({small} of {len(shares)} clusters hold under {SMALL_SHARE:.0%} each)"
+    return ""
+
+
+def rank(criteria: list[DiscoveredCriterion]) -> list[DiscoveredCriterion]:
+    """Distinctness against the other kept criteria, then order: kept by score, then dropped."""
+    kept = [c for c in criteria if c.kept]
+    for c in kept:
+        others = [normalized_mutual_info_score(c.labels, o.labels) for o in kept if o is not c]
+        c.distinctness = round(1 - float(np.mean(others)), 4) if others else 1.0
+        c.score = round(c.distinctness * c.coverage, 4)
+    return sorted(criteria, key=lambda c: (not c.kept, -c.score))
+
+
+def crosstab(a: DiscoveredCriterion, b: DiscoveredCriterion) -> dict[str, Any]:
+    rows, cols = [*a.clusters, "(none)"], [*b.clusters, "(none)"]
+    counts = np.zeros((len(rows), len(cols)), dtype=int)
+    for x, y in zip(a.labels, b.labels, strict=True):
+        counts[x if x >= 0 else -1, y if y >= 0 else -1] += 1
+    nmi = float(normalized_mutual_info_score(a.labels, b.labels))
+    return {
+        "a": a.name,
+        "b": b.name,
+        "rows": rows,
+        "cols": cols,
+        "counts": counts.tolist(),
+        "nmi": round(nmi, 4),
+    }
+
+
+def discover(
+    corpus: Corpus,
+    config: Config,
+    folder: Path,
+    *,
+    max_criteria: int = 4,
+    backend: ChatBackend | None = None,
+    embedder: Embedder | None = None,
+    quiet: bool = False,
+) -> Discovery:
+    """Propose criteria for ``corpus``, cluster by each, rank them; files go to ``folder``."""
+    started = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    ws = build_workspace(
+        config, folder, corpus.name, corpus.ids, corpus.texts, quiet=quiet, backend=backend, embedder=embedder
+    )
+    vectors, _ = embed_corpus(corpus.ids, corpus.texts, ws.embedder, ws.store)
+    ws.set_vectors(vectors)
+    proposed = propose_criteria(ws, vectors, max_criteria, config.seed)
+    unique = deduplicate(proposed, ws.embedder.embed([f"{c.name}: {c.goal}" for c in proposed]))
+    ws.say(f"criteria proposed: {', '.join(c.name for c in proposed)}; distinct: {len(unique)}")
+    found: list[DiscoveredCriterion] = []
+    calls = ws.llm.budget.calls
+    for number, (criterion, folded) in enumerate(unique[:max_criteria], start=1):
+        run_dir = folder / "criteria" / f"{number}-{_slug(criterion.name)}"
+        ws.say(f"criterion {number}/{min(len(unique), max_criteria)}: {criterion.name} — {criterion.goal}")
+        result = start_run(
+            corpus,
+            config.model_copy(update={"goal": criterion.goal}),
+            run_dir,
+            backend=ws.llm.backend,
+            embedder=ws.embedder,
+            quiet=quiet,
+        )
+        write_reports(run_dir)
+        calls += result.metrics["llm_calls"]
+        reason = weakness(result, config.max_clusters)
+        members = _members(result)
+        found.append(
+            DiscoveredCriterion(
+                name=criterion.name,
+                goal=criterion.goal,
+                run_dir=str(run_dir),
+                clusters=[c.name for c in result.clusters],
+                sizes=[c.size for c in result.clusters],
+                coverage=result.metrics["coverage"],
+                overlap=result.metrics["overlap"],
+                kept=not reason,
+                dropped_because=reason,
+                merged_with=folded,
+                labels=first_labels(members),
+            )
+        )
+    ranked = rank(found)
+    kept = [c for c in ranked if c.kept]
+    tables = [crosstab(a, b) for i, a in enumerate(kept) for b in kept[i + 1 :]]
+    discovery = Discovery(
+        folder=str(folder),
+        criteria=ranked,
+        crosstabs=tables,
+        llm_calls=calls,
+        seconds=round(time.perf_counter() - started, 1),
+    )
+    (folder / "criteria.json").write_text(json.dumps(discovery.model_dump(), indent=2, ensure_ascii=False))
+    (folder / "discover.md").write_text(discovery_markdown(discovery))
+    return discovery
+
+
+def _members(result: ClusteringResult) -> np.ndarray:
+    column = {c.id: j for j, c in enumerate(result.clusters)}
+    members = np.zeros((len(result.assignments), len(result.clusters)), dtype=bool)
+    for i, row in enumerate(result.assignments):
+        for cid in row.cluster_ids:
+            members[i, column[cid]] = True
+    return members
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")[:40] or "criterion"
+
+
+def discovery_markdown(discovery: Discovery) -> str:
+    """The combined report section: each criterion with its clusters, then the cross-tabulations."""
+    out = ["# Criteria found", ""]
+    out += [
+        "| rank | criterion | goal | clusters | coverage | overlap | distinctness | kept |",
+        "|---" * 8 + "|",
+    ]
+    for rank_, c in enumerate(discovery.criteria, start=1):
+        verdict = "yes" if c.kept else f"no: {md(c.dropped_because)}"
+        out.append(
+            f"| {rank_} | {md(c.name)} | {md(c.goal)} | {len(c.clusters)} | {c.coverage:.1%} "
+            f"| {c.overlap:.1%} | {c.distinctness:.2f} | {verdict} |"
+        )
+    for c in discovery.criteria:
+        out += ["", f"## {md(c.name)}", "", md(c.goal), ""]
+        if c.merged_with:
+            out += [f"Near-duplicates folded in: {md(', '.join(c.merged_with))}.", ""]
+        out += [f"- {md(name)} ({size})" for name, size in zip(c.clusters, c.sizes, strict=True)]
+        out += ["", f"Run folder and report: {md(c.run_dir)}"]
+    for table in discovery.crosstabs:
+        out += ["", f"## {md(table['a'])} × {md(table['b'])} (NMI {table['nmi']:.2f})", ""]
+        out.append("| | " + " | ".join(md(col) for col in table["cols"]) + " |")
+        out.append("|---" * (len(table["cols"]) + 1) + "|")
+        for row, counts in zip(table["rows"], table["counts"], strict=True):
+            out.append(f"| {md(row)} | " + " | ".join(str(v) for v in counts) + " |")
+    out += ["", f"{discovery.llm_calls} LLM calls, {discovery.seconds:.0f} s.", ""]
+    return "\n".join(out)
