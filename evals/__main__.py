@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evals import goalsteer, run, scale
+from evals import discover, goalsteer, run, scale
 
 
 def main() -> int:
@@ -14,6 +14,7 @@ def main() -> int:
     run.add_parser(sub)
     goalsteer.add_parser(sub)
     scale.add_parser(sub)
+    discover.add_parser(sub)
     args = parser.parse_args()
     return int(args.handler(args))
 

@@ -157,3 +157,22 @@ def test_unknown_datasets_and_criteria_are_named(tmp_path: Path) -> None:
     assert run.goal_criteria(data, None) == ["topic"]
     with pytest.raises(SystemExit, match="has no criterion 'tone'"):
         run.goal_criteria(data, "tone")
+
+
+def test_discovery_scoring_finds_the_best_match_per_gold_criterion() -> None:
+    from evals.discover import score
+    from goalcluster.criteria import DiscoveredCriterion, Discovery
+
+    gold = {"topic": ["a", "a", "b", "b"], "tone": ["x", "y", "x", "y"]}
+    found = Discovery(
+        folder="f",
+        criteria=[
+            DiscoveredCriterion(name="subject", goal="", labels=[0, 0, 1, 1]),
+            DiscoveredCriterion(name="noise", goal="", labels=[0, 0, 0, 1]),
+            DiscoveredCriterion(name="dropped", goal="", labels=[0, 1, 0, 1], kept=False),
+        ],
+    )
+    result = score(gold, found, threshold=0.5)
+    assert result["best"]["topic"] == {"criterion": "subject", "nmi": 1.0}
+    assert result["best"]["tone"]["criterion"] in ("subject", "noise") and result["best"]["tone"]["nmi"] < 0.5
+    assert result["recovered"] == 1 and result["spurious"] == ["noise"]  # the dropped one is not counted
