@@ -41,14 +41,9 @@ def run_goalcluster(task: Task, assign_mode: str = "auto") -> Outcome:
     with (task.out / GOLD_FILE).open("w", encoding="utf-8") as gold:
         for doc_id, label in zip(task.ids, task.gold, strict=True):
             gold.write(json.dumps({"id": doc_id, "label": label}) + "\n")
-    column = {c.id: j for j, c in enumerate(result.clusters)}
-    members = np.zeros((len(task.texts), len(result.clusters)), dtype=bool)
-    for i, assignment in enumerate(result.assignments):
-        for cid in assignment.cluster_ids:
-            members[i, column[cid]] = True
     m = result.metrics
     return Outcome(
-        members=members,
+        members=result.members(),
         clusters=[{"name": c.name, "explanation": c.explanation} for c in result.clusters],
         cost={
             "llm_calls": m["llm_calls"],

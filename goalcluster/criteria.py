@@ -180,7 +180,6 @@ def discover(
         write_reports(run_dir)
         calls += result.metrics["llm_calls"]
         reason = weakness(result, config.max_clusters)
-        members = _members(result)
         found.append(
             DiscoveredCriterion(
                 name=criterion.name,
@@ -193,7 +192,7 @@ def discover(
                 kept=not reason,
                 dropped_because=reason,
                 merged_with=folded,
-                labels=first_labels(members),
+                labels=first_labels(result.members()),
             )
         )
     ranked = rank(found)
@@ -209,15 +208,6 @@ def discover(
     (folder / "criteria.json").write_text(json.dumps(discovery.model_dump(), indent=2, ensure_ascii=False))
     (folder / "discover.md").write_text(discovery_markdown(discovery))
     return discovery
-
-
-def _members(result: ClusteringResult) -> np.ndarray:
-    column = {c.id: j for j, c in enumerate(result.clusters)}
-    members = np.zeros((len(result.assignments), len(result.clusters)), dtype=bool)
-    for i, row in enumerate(result.assignments):
-        for cid in row.cluster_ids:
-            members[i, column[cid]] = True
-    return members
 
 
 def _slug(name: str) -> str:

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from agent.state import RunState
@@ -55,6 +56,15 @@ class ClusteringResult(BaseModel):
     clusters: list[Cluster]
     assignments: list[DocumentAssignment]
     metrics: dict[str, Any]
+
+    def members(self) -> np.ndarray:
+        """(documents, clusters) bool: document i is in cluster j (the order of ``clusters``)."""
+        column = {c.id: j for j, c in enumerate(self.clusters)}
+        members = np.zeros((len(self.assignments), len(self.clusters)), dtype=bool)
+        for i, assignment in enumerate(self.assignments):
+            for cid in assignment.cluster_ids:
+                members[i, column[cid]] = True
+        return members
 
     def labels(self) -> list[int]:
         """One label per document, by position of its first cluster; -1 when unassigned."""

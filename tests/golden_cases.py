@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.schemas import Annotation, ClusterDescription, Judgement, Proposal, choice_schema
+from agent.schemas import Annotation, ClusterDescription, Criteria, Judgement, Proposal, choice_schema
 from goalcluster.chat.actions import ActionRequest
 from goalcluster.chat.views import Summary
 
@@ -57,4 +57,5 @@ CASES: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
     ),
     "summarize": ({"cluster": CLUSTERS[0], "texts": TEXTS, "goal": GOAL}, Summary),
     "describe_cluster": ({"texts": TEXTS[:1], "others": CLUSTERS[1:], "goal": GOAL}, ClusterDescription),
+    "propose_criteria": ({"texts": TEXTS, "n_criteria": 4}, Criteria),
 }
