@@ -15,6 +15,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
+from agent.llm.backends import BackendError
 from agent.llm.budget import BudgetExceeded
 from agent.llm.helper import LLMOutputError
 from goalcluster.chat import edits, views
@@ -32,6 +33,7 @@ from goalcluster.chat.session import CHAT_CHECKPOINT, ChatError, ChatSession
 from goalcluster.chat.state import ChatMessage, ChatState
 
 RECENT = 4
+LLM_FAILURES = (LLMOutputError, BudgetExceeded, BackendError)
 SERDE = JsonPlusSerializer(
     allowed_msgpack_modules=[
         ("goalcluster.chat.state", "ChatState"),
@@ -108,6 +110,11 @@ def _from_free_text(text: str, state: ChatState, session: ChatSession) -> Action
     }
     try:
         request = ws.llm.generate("chat_action", variables, ActionRequest)
+    except LLM_FAILURES as error:
+        return AskBack(
+            question=f"I could not read that ({error}). A /command always works: /help lists them."
+        )
+    try:
         action = to_action(request)
     except ValueError as error:  # a field the action needs is missing
         return AskBack(
@@ -127,7 +134,7 @@ def act(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
     action = ACTIONS.validate_python(state.action)
     try:
         update, reply = HANDLERS[action.kind](action, state, session)
-    except (ChatError, LLMOutputError, BudgetExceeded, ValidationError) as error:
+    except (ChatError, ValidationError, *LLM_FAILURES) as error:
         update, reply = {}, f"Cannot do that: {error}"
     messages = [ChatMessage(role="user", content=state.text), ChatMessage(role="assistant", content=reply)]
     return {**update, "reply": reply, "messages": messages}

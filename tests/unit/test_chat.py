@@ -209,3 +209,16 @@ def test_piped_commands_make_a_readable_transcript(chat_setup: Any) -> None:
     assert "goalcluster chat — messages (24 documents), thread 'main'" in transcript
     assert "you> /cluster by topic" in transcript and "you> /clusters" in transcript
     assert transcript.rstrip().endswith("reopen it with --thread.")  # nothing runs after /quit
+
+
+def test_a_model_that_cannot_answer_gets_a_question_back_not_a_crash(chat_setup: Any) -> None:
+    data, config, _, _ = chat_setup
+    broken = ScriptedBackend(["not json"] * 3)
+    session = open_session(
+        data, "main", config, out=data.parent / "c", quiet=True, backend=broken, embedder=FakeEmbedder()
+    )
+    chat = Chat(session)
+    state = chat.send("make it nicer")
+    assert "I could not read that" in state.reply and "/help" in state.reply
+    assert state.clusters == [] and len(state.messages) == 2
+    chat.close()
