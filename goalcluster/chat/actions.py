@@ -16,6 +16,13 @@ class ClusterBy(BaseModel):
     goal: str = Field(description="What the clusters are for, in the user's words.")
 
 
+class Discover(BaseModel):
+    """Find the several ways the corpus can be grouped (criteria), one clustering each."""
+
+    kind: Literal["discover"] = "discover"
+    max_criteria: int = Field(3, ge=1, le=8, description="Most criteria to try.")
+
+
 class ListClusters(BaseModel):
     """List the clusters with sizes and explanations."""
 
@@ -146,6 +153,7 @@ class AskBack(BaseModel):
 
 Action = Annotated[
     ClusterBy
+    | Discover
     | ListClusters
     | ShowCluster
     | ShowUnassigned
@@ -170,7 +178,7 @@ ACTIONS: TypeAdapter[Action] = TypeAdapter(Action)
 ACTION_TYPES: dict[str, type[BaseModel]] = {
     model.model_fields["kind"].default: model
     for model in (
-        ClusterBy, ListClusters, ShowCluster, ShowUnassigned, Search, Why, Split, Merge, Rename,
+        ClusterBy, Discover, ListClusters, ShowCluster, ShowUnassigned, Search, Why, Split, Merge, Rename,
         Describe, Move, Pin, Exclude, Summarize, Export, Report, Help, Quit, AskBack,
     )
 }  # fmt: skip
@@ -182,8 +190,8 @@ class ActionRequest(BaseModel):
     # A short flat form (small models fill it reliably); to_action() turns it into a typed Action.
 
     action: Literal[
-        "cluster", "clusters", "show", "unassigned", "search", "find", "why", "split", "merge", "rename",
-        "describe", "move", "pin", "exclude", "summary", "export", "report", "help", "quit", "ask",
+        "cluster", "discover", "clusters", "show", "unassigned", "search", "find", "why", "split", "merge",
+        "rename", "describe", "move", "pin", "exclude", "summary", "export", "report", "help", "quit", "ask",
     ] = Field(description="The one action that does what the user asks; 'ask' if it is unclear.")  # fmt: skip
     cluster: str = Field("", description="The cluster id the action is about (such as c2), or ''.")
     other: str = Field("", description="The second cluster id (merge only), or ''.")
@@ -227,6 +235,7 @@ def to_action(request: ActionRequest) -> Action:
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "/cluster": ("GOAL", "cluster the corpus by a goal (again)"),
+    "/discover": ("[N]", "find up to N ways to group the corpus, one clustering each"),
     "/clusters": ("", "list the clusters"),
     "/show": ("ID [N]", "examples of a cluster"),
     "/unassigned": ("", "documents in no cluster"),
@@ -278,6 +287,8 @@ def _build(command: str, rest: str, words: list[str]) -> Action:
         return ACTIONS.validate_python({"kind": command[1:]})
     if command == "/cluster":
         return ClusterBy(goal=_required(rest))
+    if command == "/discover":
+        return Discover(max_criteria=int(words[0]) if words else 3)
     if command == "/show":
         return ShowCluster(cluster=words[0], n=int(words[1]) if len(words) > 1 else 5)
     if command in ("/search", "/find"):

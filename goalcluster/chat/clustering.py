@@ -31,6 +31,15 @@ def clusters_of_run(run_dir: Path) -> list[ChatCluster]:
     ]
 
 
+def adopt_run(run_dir: Path, goal: str, state: ChatState, session: ChatSession) -> dict[str, Any]:
+    """The state update that makes a finished run's clustering the thread's (pins and edits of the
+    old clusters are cleared; excluded documents stay out)."""
+    clusters = clusters_of_run(run_dir)
+    update = verified(clusters, state.model_copy(update={"pinned": {}}), session)
+    update.update(goal=goal, run_dir=str(run_dir), pinned={}, edits=[], next_id=len(clusters) + 1)
+    return update
+
+
 def find(state: ChatState, cluster_id: str) -> ChatCluster:
     for cluster in state.clusters:
         if cluster.id == cluster_id.strip():

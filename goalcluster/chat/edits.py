@@ -10,10 +10,22 @@ from typing import Any
 import numpy as np
 
 from agent.schemas import ClusterDescription, Proposal
-from goalcluster.chat.actions import ClusterBy, Describe, Exclude, Export, Merge, Move, Pin, Rename, Split
-from goalcluster.chat.clustering import clusters_of_run, find, new_id, status, verified, write_current
+from goalcluster.chat.actions import (
+    ClusterBy,
+    Describe,
+    Discover,
+    Exclude,
+    Export,
+    Merge,
+    Move,
+    Pin,
+    Rename,
+    Split,
+)
+from goalcluster.chat.clustering import adopt_run, find, new_id, status, verified, write_current
 from goalcluster.chat.session import ChatError, ChatSession
 from goalcluster.chat.state import ChatCluster, ChatState
+from goalcluster.criteria import discover as find_criteria
 from goalcluster.report import write_reports
 from goalcluster.runner import start_run
 from tools.corpus import Corpus
@@ -42,14 +54,42 @@ def cluster_by(action: ClusterBy, state: ChatState, session: ChatSession) -> Rep
     config = session.config.model_copy(update={"goal": action.goal})
     corpus = Corpus(ids=ws.ids, texts=ws.texts, name=session.corpus_name)
     result = start_run(corpus, config, run_dir, backend=ws.llm.backend, embedder=ws.embedder, quiet=ws.quiet)
-    clusters = clusters_of_run(run_dir)
-    update = verified(clusters, state.model_copy(update={"pinned": {}}), session)
-    update.update(goal=action.goal, run_dir=str(run_dir), pinned={}, edits=[], next_id=len(clusters) + 1)
+    update = adopt_run(run_dir, action.goal, state, session)
+    clusters = update["clusters"]
     note = " Your pins were for the old clusters and are cleared." if state.pinned else ""
     lines = [
         f"Clustered by: {action.goal} (run folder {run_dir}, stopped: {result.metrics['stop_reason']}).{note}"
     ]
     lines += [f"  {c.id:>4}  {len(c.members):>5}  {c.name} — {c.explanation}" for c in clusters]
+    lines.append(status(update, session.config))
+    return update, "\n".join(lines)
+
+
+def discover(action: Discover, state: ChatState, session: ChatSession) -> Reply:
+    """Criteria discovery on the corpus; the best criterion's clustering becomes the thread's."""
+    ws = session.ws
+    number = sum(1 for p in session.thread_dir.glob("discover-*")) + 1
+    corpus = Corpus(ids=ws.ids, texts=ws.texts, name=session.corpus_name)
+    found = find_criteria(
+        corpus,
+        session.config,
+        session.thread_dir / f"discover-{number}",
+        max_criteria=action.max_criteria,
+        backend=ws.llm.backend,
+        embedder=ws.embedder,
+        quiet=ws.quiet,
+    )
+    lines = [f"Criteria found ({found.llm_calls} LLM calls; details in {found.folder}/discover.md):"]
+    for c in found.criteria:
+        verdict = f"distinctness {c.distinctness:.2f}" if c.kept else f"dropped: {c.dropped_because}"
+        lines.append(
+            f"  {c.name} — {c.goal} [{len(c.clusters)} clusters, coverage {c.coverage:.0%}, {verdict}]"
+        )
+    if not found.kept:
+        return {}, "\n".join([*lines, "None is strong enough to keep; try /cluster with a goal of your own."])
+    best = found.kept[0]
+    update = adopt_run(Path(best.run_dir), best.goal, state, session)
+    lines.append(f"Showing the clustering by {best.name!r}; /cluster GOAL switches to another.")
     lines.append(status(update, session.config))
     return update, "\n".join(lines)
 

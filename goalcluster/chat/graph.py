@@ -28,7 +28,7 @@ from goalcluster.chat.actions import (
     parse_command,
     to_action,
 )
-from goalcluster.chat.clustering import clusters_of_run, verified
+from goalcluster.chat.clustering import adopt_run
 from goalcluster.chat.session import CHAT_CHECKPOINT, ChatError, ChatSession
 from goalcluster.chat.state import ChatMessage, ChatState
 
@@ -51,6 +51,7 @@ class ChatContext:
 Handler = Callable[[Any, ChatState, ChatSession], tuple[dict[str, Any], str]]
 HANDLERS: dict[str, Handler] = {
     "cluster": edits.cluster_by,
+    "discover": edits.discover,
     "clusters": lambda _, state, session: views.list_clusters(state, session),
     "show": views.show,
     "unassigned": lambda _, state, session: views.unassigned(state, session),
@@ -92,9 +93,7 @@ def understand(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any
 def _seed(state: ChatState, session: ChatSession) -> dict[str, Any]:
     seed: dict[str, Any] = {"seeded": True}
     if session.base_run is not None:
-        clusters = clusters_of_run(session.base_run)
-        seed.update(verified(clusters, state, session))
-        seed.update(goal=session.config.goal, run_dir=str(session.base_run), next_id=len(clusters) + 1)
+        seed.update(adopt_run(session.base_run, session.base_goal, state, session))
     return seed
 
 

@@ -29,6 +29,7 @@ class ChatSession:
     corpus_name: str
     ws: Workspace
     base_run: Path | None = None
+    base_goal: str = ""
     _positions: dict[str, int] = field(default_factory=dict, repr=False)
     _embedded: bool = field(default=False, repr=False)
 
@@ -83,13 +84,14 @@ def open_session(
                 f"{target} is not a goalcluster folder (no {RUN_FILE}); give a data file or a run folder"
             )
         folder = target
-        _, corpus_name, ids, texts = read_run_files(folder)
+        stored, corpus_name, ids, texts = read_run_files(folder)
+        base_goal = stored.goal
     else:
         try:
             corpus = load_corpus(target)
         except CorpusError as error:
             raise ChatError(str(error)) from error
-        folder = out or Path("runs") / f"chat-{corpus.name}"
+        folder, base_goal = out or Path("runs") / f"chat-{corpus.name}", ""
         if (folder / RUN_FILE).exists():
             _, corpus_name, ids, texts = read_run_files(folder)
             if ids != corpus.ids or texts != corpus.texts:
@@ -105,4 +107,6 @@ def open_session(
         config, thread_dir, corpus_name, ids, texts, quiet=quiet, backend=backend, embedder=embedder
     )
     base = folder if (folder / "clusters.json").exists() else None
-    return ChatSession(folder=folder, thread=thread, corpus_name=corpus_name, ws=ws, base_run=base)
+    return ChatSession(
+        folder=folder, thread=thread, corpus_name=corpus_name, ws=ws, base_run=base, base_goal=base_goal
+    )

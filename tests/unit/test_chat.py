@@ -80,6 +80,10 @@ class Scripted:
             return SPLIT
         if "Summarize what these texts are about" in text:
             return {"summary": "People write about card payments."}
+        if "criteria by which THESE texts differ" in text:
+            return {
+                "criteria": [{"name": "Topic", "goal": "by topic"}, {"name": "Urgency", "goal": "by urgency"}]
+            }
         if "Describe this cluster" in text:
             return {"name": "Cards", "explanation": "The text is about a declined card."}
         return self.agent(messages, schema)
@@ -194,6 +198,7 @@ def test_a_chat_on_a_run_folder_starts_from_its_clustering(chat_setup: Any) -> N
     assert session.base_run == run_dir
     state = Chat(session).send("/clusters")
     assert len(state.clusters) == 3 and state.run_dir == str(run_dir)
+    assert state.goal == "why the customer wrote"
     with pytest.raises(ChatError, match="not a goalcluster folder"):
         open_session(data.parent, "main", config)
 
@@ -221,4 +226,14 @@ def test_a_model_that_cannot_answer_gets_a_question_back_not_a_crash(chat_setup:
     state = chat.send("make it nicer")
     assert "I could not read that" in state.reply and "/help" in state.reply
     assert state.clusters == [] and len(state.messages) == 2
+    chat.close()
+
+
+def test_discover_in_chat_adopts_the_best_criterion(chat_setup: Any) -> None:
+    chat = Chat(session_for(chat_setup))
+    state = chat.send("/discover 2")
+    assert "Criteria found" in state.reply and "Topic — by topic" in state.reply
+    assert "Urgency — by urgency" in state.reply
+    assert state.goal in ("by topic", "by urgency") and len(state.clusters) == 3
+    assert "Showing the clustering by" in state.reply
     chat.close()
