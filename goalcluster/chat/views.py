@@ -70,7 +70,9 @@ def search(action: Search, state: ChatState, session: ChatSession) -> Reply:
         ]
         return {}, "\n".join(lines)
     session.vectors()
-    found = ws.store.query(ws.embedder.embed([action.query])[0], n_results=SHOWN)
+    found = ws.store.query(ws.embedder.embed([action.query])[0], n_results=3 * SHOWN)
+    ours = set(ws.ids)  # the store's collection may hold another corpus of the same name
+    found = [(doc_id, distance) for doc_id, distance in found if doc_id in ours][:SHOWN]
     lines = [f"Closest in meaning to {action.query!r}:"]
     lines += [
         f"{_line(session, doc_id, state)}  (similarity {1 - distance:.2f})" for doc_id, distance in found
