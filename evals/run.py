@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import DEFAULT_HOME, Config
+from agent.llm.backends import BackendError
 from agent.llm.factory import build_llm
-from agent.llm.helper import LLM
+from agent.llm.helper import LLM, LLMOutputError
 from evals import baselines, llm_methods
 from evals.data import LabeledSet, load_set, restrict, stratified, subset
 from evals.output import add_common_args, publish
@@ -120,7 +121,13 @@ def judge(task: Task, outcome: Outcome, args: argparse.Namespace) -> dict[str, A
     assert task.chat is not None
     before = dict(task.chat.budget.snapshot())
     rows = judge_sample(outcome.members, args.judge_samples, task.seed)
-    picks = llm_methods.judge_picks(task, outcome.clusters, rows)
+    try:
+        picks = llm_methods.judge_picks(task, outcome.clusters, rows)
+    except (LLMOutputError, BackendError) as error:  # the method's figures stand without it
+        return {
+            "error": f"{type(error).__name__}: {error}",
+            "judge_cost": llm_methods.spent(task.chat, before),
+        }
     return {
         **explanation_quality(outcome.members, rows, picks),
         "judge_cost": llm_methods.spent(task.chat, before),

@@ -46,7 +46,9 @@ def _cells(dataset: str, criterion: str, method: str, m: dict[str, Any]) -> list
     own = m["against"][criterion]
     others = ", ".join(f"{c} {s['nmi']:.2f}" for c, s in m["against"].items() if c != criterion) or "-"
     explanation = m.get("explanation")
-    quality = "-" if not explanation else f"{explanation['precision']:.2f} / {explanation['recall']:.2f}"
+    quality = "-"
+    if explanation and "precision" in explanation:
+        quality = f"{explanation['precision']:.2f} / {explanation['recall']:.2f}"
     return [
         dataset,
         criterion,
