@@ -132,18 +132,37 @@ def llm_table(rows: list[dict[str, Any]]) -> str:
 
 def main(args: argparse.Namespace) -> int:
     texts, labels = pooled_texts(Path(args.data_dir))
-    embedder = make_embedder(args.embedder)
-    embedder.embed(["load the model before timing"])
-    rows = []
-    for n in (int(size) for size in args.sizes.split(",")):
-        rows.append(measure(n, texts, labels, embedder, args.seed))
-        row = rows[-1]
-        print(
-            f"N={n}: {row['seconds']} total {row['total_seconds']} s, peak RSS {row['peak_rss_mb']} MB",
-            flush=True,
-        )
+    rows: list[dict[str, Any]] = []
+    exponents: dict[str, float] = {}
+    tables: list[str] = []
+    sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    if sizes:
+        embedder = make_embedder(args.embedder)
+        embedder.embed(["load the model before timing"])
+        for n in sizes:
+            rows.append(measure(n, texts, labels, embedder, args.seed))
+            row = rows[-1]
+            print(
+                f"N={n}: {row['seconds']} total {row['total_seconds']} s, peak RSS {row['peak_rss_mb']} MB",
+                flush=True,
+            )
+        exponents, table = stage_table(rows)
+        tables.append(table)
+    llm_rows = []
+    for n in (int(size) for size in args.llm_sizes.split(",") if size.strip()):
+        print(f"agent with {args.llm} on N={n} ...", flush=True)
+        llm_rows.append(measure_llm(n, texts, args))
+    if llm_rows:
+        tables.append(f"The agent's LLM path ({args.llm}):\n\n" + llm_table(llm_rows))
+    figures = {"rows": rows, "exponents": exponents, "llm_rows": llm_rows, "cpus": os.cpu_count()}
+    publish(args.out, "scale", figures, "\n\n".join(tables))
+    return 0
+
+
+def stage_table(rows: list[dict[str, Any]]) -> tuple[dict[str, float], str]:
+    """Growth exponents per stage, and the table of seconds per stage at each N."""
     stages = ["load", "embed", "cluster", "assign", "select", "total"]
-    exponents = {stage: round(growth_exponent(rows, stage), 2) for stage in stages}
+    exponents = {stage: round(growth_exponent(rows, stage), 2) for stage in stages} if len(rows) > 1 else {}
     lines = [
         "| N | " + " | ".join(f"{s} s" for s in stages) + " | peak RSS MB |",
         "|" + "---|" * (len(stages) + 2),
@@ -151,25 +170,17 @@ def main(args: argparse.Namespace) -> int:
     for row in rows:
         cells = [row["seconds"][s] for s in stages[:-1]] + [row["total_seconds"], row["peak_rss_mb"]]
         lines.append(f"| {row['n']} | " + " | ".join(str(c) for c in cells) + " |")
-    lines.append(
-        "| growth exponent b (time ~ N^b) | " + " | ".join(str(exponents[s]) for s in stages) + " | |"
-    )
-    table = "\n".join(lines)
-    llm_rows = []
-    for n in (int(size) for size in args.llm_sizes.split(",") if size.strip()):
-        print(f"agent with {args.llm} on N={n} ...", flush=True)
-        llm_rows.append(measure_llm(n, texts, args))
-    if llm_rows:
-        table += f"\n\nThe agent's LLM path ({args.llm}):\n\n" + llm_table(llm_rows)
-    figures = {"rows": rows, "exponents": exponents, "llm_rows": llm_rows, "cpus": os.cpu_count()}
-    publish(args.out, "scale", figures, table)
-    return 0
+    if exponents:
+        lines.append(
+            "| growth exponent b (time ~ N^b) | " + " | ".join(str(exponents[s]) for s in stages) + " | |"
+        )
+    return exponents, "\n".join(lines)
 
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("scale", help="time and memory of the non-LLM path at growing N")
     add_common_args(parser)
-    parser.add_argument("--sizes", default="1000,4000,16000")
+    parser.add_argument("--sizes", default="1000,4000,16000", help="N for the non-LLM path ('' to skip it)")
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--llm-sizes", default="", help="N at which to run the agent and count LLM calls")
     parser.add_argument("--llm", default="llamacpp", help="chat model for --llm-sizes")
