@@ -212,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(chat)
     chat.add_argument("target", type=Path, help="a data file, or a run or chat folder")
     chat.add_argument("--thread", default="main", help="conversation to open or resume (default %(default)s)")
+    chat.add_argument("--seed", type=int, default=_default(Config, "seed"), help="random seed (%(default)s)")
     _embedder_arg(chat)
     _llm_args(chat)
     _run_args(chat)

@@ -237,3 +237,13 @@ def test_discover_in_chat_adopts_the_best_criterion(chat_setup: Any) -> None:
     assert state.goal in ("by topic", "by urgency") and len(state.clusters) == 3
     assert "Showing the clustering by" in state.reply
     chat.close()
+
+
+def test_cli_chat_flags_make_a_config() -> None:
+    from goalcluster.cli import build_parser, config_from
+
+    args = build_parser().parse_args(
+        ["chat", "data.jsonl", "--thread", "t", "--max-clusters", "3", "--seed", "4"]
+    )
+    config = config_from(args)
+    assert config.max_clusters == 3 and config.seed == 4 and args.thread == "t" and args.goal == ""
