@@ -152,6 +152,7 @@ def main(args: argparse.Namespace) -> int:
     for n in (int(size) for size in args.llm_sizes.split(",") if size.strip()):
         print(f"agent with {args.llm} on N={n} ...", flush=True)
         llm_rows.append(measure_llm(n, texts, args))
+        print(llm_table(llm_rows[-1:]), flush=True)
     if llm_rows:
         tables.append(f"The agent's LLM path ({args.llm}):\n\n" + llm_table(llm_rows))
     figures = {"rows": rows, "exponents": exponents, "llm_rows": llm_rows, "cpus": os.cpu_count()}
