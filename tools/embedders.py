@@ -71,12 +71,10 @@ class SentenceTransformerEmbedder:
         name: str | None = None,
         batch_size: int = 64,
         device: str = "cpu",
-        show_progress: bool = False,
     ) -> None:
         self.model_path = Path(model_path)
         self.batch_size = batch_size
         self.device = device
-        self.show_progress = show_progress
         self._name = name or f"st-{self.model_path.name}"
         self._model: Any = None
 
@@ -96,8 +94,19 @@ class SentenceTransformerEmbedder:
                 )
             force_offline()
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
 
-            self._model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)
+            # transformers draws a "Loading weights" bar on the terminal at every load; keep it off
+            # (our own progress lines say what is happening) and leave the setting as it was.
+            was_enabled = transformers_logging.is_progress_bar_enabled()
+            transformers_logging.disable_progress_bar()
+            try:
+                self._model = SentenceTransformer(
+                    str(self.model_path), device=self.device, local_files_only=True
+                )
+            finally:
+                if was_enabled:
+                    transformers_logging.enable_progress_bar()
         return self._model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -17,9 +17,10 @@ pytestmark = pytest.mark.real
 GOALCLUSTER = str(Path(sys.executable).parent / "goalcluster")
 
 
-def test_packaged_minilm_embeds_by_meaning() -> None:
+def test_packaged_minilm_embeds_by_meaning(capfd: pytest.CaptureFixture[str]) -> None:
     embedder = make_embedder("minilm")
     vectors = embedder.embed(["My card was declined.", "The payment was refused.", "Where is my parcel?"])
+    assert "Loading weights" not in capfd.readouterr().err  # no library progress bar on the terminal
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.1
