@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evals import discover, goalsteer, run, scale
+from evals import discover, goalsteer, run, scale, table
 
 
 def main() -> int:
@@ -15,6 +15,7 @@ def main() -> int:
     goalsteer.add_parser(sub)
     scale.add_parser(sub)
     discover.add_parser(sub)
+    table.add_parser(sub)
     args = parser.parse_args()
     return int(args.handler(args))
 

@@ -3,7 +3,10 @@ over seeds."""
 
 from __future__ import annotations
 
+import argparse
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from evals.scoring import mean_over_seeds
@@ -28,18 +31,57 @@ HEAD = (
 )
 
 
+MEANS_HEAD = (
+    "method",
+    "tasks",
+    "ACC",
+    "NMI",
+    "ARI",
+    "coverage",
+    "unassigned",
+    "LLM calls per doc",
+    "s per 1k docs",
+)
+
+
 def results_table(rows: Sequence[dict[str, Any]]) -> str:
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault((row["dataset"], row["criterion"], row["method"]), []).append(row)
+    """One line per dataset x goal x method (mean over seeds), then each method's mean over the
+    dataset x goal tasks it completed."""
     lines = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
-    for (dataset, criterion, method), runs in groups.items():
+    for (dataset, criterion, method), runs in _groups(rows).items():
         done = [run for run in runs if "error" not in run]
         if not done:
             lines.append(f"| {dataset} | {criterion} | {method} | failed: {runs[0]['error'][:120]} |")
             continue
         lines.append("| " + " | ".join(_cells(dataset, criterion, method, mean_over_seeds(done))) + " |")
+    return "\n".join(lines) + "\n\n" + means_table(rows)
+
+
+def means_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Each method averaged over the dataset x goal tasks it completed (each task its seed mean);
+    scores are against the goal's own labels."""
+    tasks: dict[str, list[dict[str, Any]]] = {}
+    for (_, criterion, method), runs in _groups(rows).items():
+        done = [run for run in runs if "error" not in run]
+        if done:
+            task = mean_over_seeds(done)
+            tasks.setdefault(method, []).append({**task["against"][criterion], **task})
+    lines = ["| " + " | ".join(MEANS_HEAD) + " |", "|" + "---|" * len(MEANS_HEAD)]
+    for method, runs in tasks.items():
+        m = mean_over_seeds(runs)
+        lines.append(
+            f"| {method} | {len(runs)} | {m['acc']:.3f} | {m['nmi']:.3f} | {m['ari']:.3f} "
+            f"| {m['coverage']:.2f} | {m['unassigned_share']:.2f} | {m['llm_calls_per_doc']:.2f} "
+            f"| {m['seconds_per_1k_docs']:.0f} |"
+        )
     return "\n".join(lines)
+
+
+def _groups(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["dataset"], row["criterion"], row["method"]), []).append(row)
+    return groups
 
 
 def _cells(dataset: str, criterion: str, method: str, m: dict[str, Any]) -> list[str]:
@@ -67,3 +109,17 @@ def _cells(dataset: str, criterion: str, method: str, m: dict[str, Any]) -> list
         f"{m['tokens_per_doc']:.0f}",
         f"{m['seconds']:.1f} ({m['seconds_per_1k_docs']:.0f})",
     ]
+
+
+def main(args: argparse.Namespace) -> int:
+    path = args.results / "results.json" if args.results.is_dir() else args.results
+    if not path.exists():
+        raise SystemExit(f"no {path}; pass the --out folder of a `python -m evals run` (or its results.json)")
+    print(results_table(json.loads(path.read_text())["rows"]))
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("table", help="print the tables of an earlier `python -m evals run` again")
+    parser.add_argument("results", type=Path, help="its --out folder or its results.json")
+    parser.set_defaults(handler=main)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from fakes import ScriptedBackend
 
 from agent.llm.helper import LLM
-from evals import run
+from evals import run, table
 from evals.data import LabeledSet, restrict
 from evals.llm_methods import llm_classify
 from evals.scoring import (
@@ -20,7 +22,7 @@ from evals.scoring import (
     members_of,
     score_clustering,
 )
-from evals.table import results_table
+from evals.table import means_table, results_table
 from evals.task import Outcome, Task, no_llm_cost
 from tools.metrics import first_labels
 
@@ -148,6 +150,29 @@ def test_a_failing_method_is_recorded_and_the_table_says_so(
     row = run.evaluate(toy_task(tmp_path), "broken", {"topic": ["c"] * 4}, args)
     assert row["error"] == "RuntimeError: model crashed"
     assert "failed: RuntimeError: model crashed" in results_table([row])
+
+
+def test_the_means_table_averages_seeds_first_then_tasks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def row(dataset: str, criterion: str, seed: int, acc: float, calls_per_doc: float) -> dict[str, Any]:
+        own = {"acc": acc, "nmi": acc / 2, "ari": 0.0}
+        return {
+            "dataset": dataset, "criterion": criterion, "method": "m", "seed": seed,
+            "against": {criterion: own}, "coverage": 1.0, "unassigned_share": 0.0,
+            "llm_calls_per_doc": calls_per_doc, "seconds_per_1k_docs": 10.0, "n": 4, "k_gold": 2,
+            "clusters": 2, "overlap": 0.0, "llm_calls": 4 * calls_per_doc, "tokens_per_doc": 0.0,
+            "seconds": 0.04,
+        }  # fmt: skip
+
+    # task a: seeds average to ACC 0.5; task b: ACC 1.0; a failed run counts for nothing
+    rows = [row("a", "x", 0, 0.4, 1.0), row("a", "x", 1, 0.6, 3.0), row("b", "y", 0, 1.0, 0.0)]
+    rows.append({"dataset": "c", "criterion": "z", "method": "m", "seed": 0, "error": "E: boom"})
+    assert "| m | 2 | 0.750 | 0.375 | 0.000 | 1.00 | 0.00 | 1.00 | 10 |" in means_table(rows)
+    (tmp_path / "results.json").write_text(json.dumps({"rows": rows}))
+    assert table.main(argparse.Namespace(results=tmp_path)) == 0  # `python -m evals table DIR`
+    assert capsys.readouterr().out.strip() == results_table(rows)
+    assert means_table(rows) in results_table(rows)
 
 
 def test_unknown_datasets_and_criteria_are_named(tmp_path: Path) -> None:
