@@ -101,7 +101,12 @@ def measure_llm(n: int, texts: list[str], args: argparse.Namespace) -> dict[str,
     pick = np.random.default_rng(args.seed).choice(len(texts), size=n, replace=False)
     with tempfile.TemporaryDirectory() as folder:
         result = goalcluster.cluster(
-            [texts[i] for i in pick], llm=args.llm, out=folder, seed=args.seed, use_cache=False
+            [texts[i] for i in pick],
+            llm=args.llm,
+            out=folder,
+            seed=args.seed,
+            use_cache=False,
+            quiet=not args.verbose,
         )
     m = result.metrics
     return {
@@ -185,4 +190,5 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--llm-sizes", default="", help="N at which to run the agent and count LLM calls")
     parser.add_argument("--llm", default="llamacpp", help="chat model for --llm-sizes")
+    parser.add_argument("--verbose", action="store_true", help="show the agent's progress")
     parser.set_defaults(handler=main)

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import argparse
 import json
 from collections import Counter
 from pathlib import Path
+
+import pytest
+from fakes import FakeEmbedder
 
 from evals.data import discover, load_set, stratified
 
@@ -51,3 +55,34 @@ def test_growth_exponent_of_a_linear_and_a_quadratic_stage() -> None:
     assert round(growth_exponent(rows, "a"), 6) == 1.0
     assert round(growth_exponent(rows, "b"), 6) == 2.0
     assert round(growth_exponent(rows, "total"), 6) == 1.0
+
+
+def test_scale_times_every_stage_and_counts_the_agents_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evals import scale
+    from goalcluster.results import ClusteringResult
+
+    asked: list[int] = []
+
+    def fake_cluster(texts: list[str], **kwargs: object) -> ClusteringResult:
+        asked.append(len(texts))
+        assert kwargs["use_cache"] is False  # cached answers would hide calls
+        metrics = {"llm_calls": 10 + len(texts) // 4, "prompt_tokens": 100, "completion_tokens": 20,
+                   "seconds": 1.5, "iterations": 2, "stop_reason": "goals_met"}  # fmt: skip
+        return ClusteringResult(run_dir="x", clusters=[], assignments=[], metrics=metrics)
+
+    monkeypatch.setattr(scale, "POOL", ("toy",))
+    monkeypatch.setattr(scale, "make_embedder", lambda name: FakeEmbedder())
+    monkeypatch.setattr(scale.goalcluster, "cluster", fake_cluster)
+    args = argparse.Namespace(
+        data_dir=str(make_set(tmp_path / "data")), sizes="8,16", llm_sizes="8,20", llm="fake",
+        embedder="fake", seed=0, out=tmp_path / "out", verbose=False,
+    )  # fmt: skip
+    assert scale.main(args) == 0
+    figures = json.loads((tmp_path / "out" / "scale.json").read_text())
+    assert [row["n"] for row in figures["rows"]] == [8, 16] and asked == [8, 20]
+    assert set(figures["rows"][0]["seconds"]) == {"load", "embed", "cluster", "assign", "select"}
+    assert set(figures["exponents"]) == {"load", "embed", "cluster", "assign", "select", "total"}
+    assert [row["llm_calls_per_doc"] for row in figures["llm_rows"]] == [1.5, 0.75]
+    assert "| 20 | 15 | 0.75 | 120 | 1.5 | 2 | goals_met |" in capsys.readouterr().out
