@@ -86,3 +86,34 @@ def test_scale_times_every_stage_and_counts_the_agents_calls(
     assert set(figures["exponents"]) == {"load", "embed", "cluster", "assign", "select", "total"}
     assert [row["llm_calls_per_doc"] for row in figures["llm_rows"]] == [1.5, 0.75]
     assert "| 20 | 15 | 0.75 | 120 | 1.5 | 2 | goals_met |" in capsys.readouterr().out
+
+
+def test_discover_eval_scores_each_dataset_and_writes_its_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evals import discover
+    from goalcluster.criteria import DiscoveredCriterion, Discovery
+
+    def fake_discover(texts: list[str], **kwargs: object) -> Discovery:
+        assert kwargs["use_cache"] is False and kwargs["max_criteria"] == 3
+        # "subject" splits the texts exactly as their gold topic does (text i has topic "ab"[i % 2])
+        subject = [int(text.split()[1]) % 2 for text in texts]
+        criteria = [
+            DiscoveredCriterion(name="subject", goal="by subject", labels=subject),
+            DiscoveredCriterion(name="length", goal="by length", labels=[0] * len(texts), kept=False,
+                                dropped_because="one cluster holds 100% of the texts"),
+        ]  # fmt: skip
+        return Discovery(folder=str(kwargs["out"]), criteria=criteria, llm_calls=7, seconds=2.0)
+
+    monkeypatch.setattr(discover.goalcluster, "discover", fake_discover)
+    args = argparse.Namespace(
+        data_dir=str(make_set(tmp_path / "data")), datasets="toy", criteria="topic,tone", n=12,
+        max_criteria=3, threshold=0.3, llm="fake", seed=0, out=tmp_path / "out", verbose=False,
+    )  # fmt: skip
+    assert discover.main(args) == 0
+    row = json.loads((tmp_path / "out" / "discover.json").read_text())["rows"][0]
+    assert row["best"]["topic"] == {"criterion": "subject", "nmi": 1.0} and row["recovered"] == 1
+    assert row["spurious"] == [] and row["criteria"][1]["dropped_because"].startswith("one cluster")
+    assert "| subject, length (dropped) | tone: subject 0.10; topic: subject 1.00 | 1 of 2 | 0 | 7 | 2 |" in (
+        capsys.readouterr().out
+    )
