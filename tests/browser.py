@@ -1,17 +1,28 @@
 """Open a local HTML file in headless Chromium over the DevTools protocol and record what happened:
-requests, console messages, exceptions, dialogs, a DOM probe and a screenshot."""
+requests, console messages, exceptions, dialogs, a DOM probe and a screenshot.
+
+Every browser test goes through :func:`browser`, which owns Chromium's whole lifetime: it starts
+the browser in its own process group with a fresh profile, and on the way out closes it over
+DevTools (``Browser.close``), ends the group, and waits until no process of it is left before the
+profile folder is removed (Chromium's renderer, utility and crash-handler children write to the
+profile after the main process has gone).
+"""
 
 from __future__ import annotations
 
 import base64
 import itertools
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +37,8 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-breakpad",
+    "--disable-crash-reporter",
 )
 
 
@@ -53,32 +66,105 @@ class PageVisit:
 def visit(page: Path, probe: str, screenshot: Path, *, width: int = 1200, height: int = 1600) -> PageVisit:
     """Load ``page``; evaluate the JavaScript expression ``probe`` in it (by DevTools, not by the
     page); save a full-page PNG to ``screenshot``."""
+    with browser() as running:
+        return _drive(running.port, page, probe, screenshot, width, height)
+
+
+@dataclass(frozen=True)
+class Browser:
+    """A running headless Chromium: its DevTools port and its (temporary) profile folder."""
+
+    port: int
+    profile: Path
+
+
+@contextmanager
+def browser(timeout: float = 60.0) -> Iterator[Browser]:
+    """A headless Chromium for the ``with`` block; gone, with its profile, when the block ends."""
     binary = chromium()
     if binary is None:
         raise RuntimeError("Chromium is not installed (Debian: apt-get install chromium)")
-    with tempfile.TemporaryDirectory() as profile:
-        process = subprocess.Popen(
-            [binary, *FLAGS, "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+    with tempfile.TemporaryDirectory(prefix="goalcluster-browser-") as scratch:
+        profile, log = Path(scratch) / "profile", Path(scratch) / "chromium.log"
+        with log.open("w") as stderr:
+            process = subprocess.Popen(
+                [binary, *FLAGS, "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,  # its own process group, ended as a whole below
+            )
         try:
-            return _drive(_devtools_port(process), page, probe, screenshot, width, height)
+            port = _devtools_port(process, log, timeout)
+            try:
+                yield Browser(port, profile)
+            finally:
+                _close(port)
         finally:
-            process.kill()
-            process.wait(timeout=30)
+            _end_group(process, profile, timeout)
 
 
-def _devtools_port(process: subprocess.Popen[str]) -> int:
-    assert process.stderr is not None
-    deadline = time.monotonic() + 60
+def _devtools_port(process: subprocess.Popen[bytes], log: Path, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if match := re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line):
+        if match := re.search(r"DevTools listening on ws://[^:]+:(\d+)/", log.read_text(errors="replace")):
             return int(match.group(1))
-        if not line and process.poll() is not None:
+        if process.poll() is not None:
             break
-    raise RuntimeError("Chromium did not start its DevTools endpoint")
+        time.sleep(0.05)
+    said = log.read_text(errors="replace")[-500:]
+    raise RuntimeError(f"Chromium did not start its DevTools endpoint: {said}")
+
+
+def _close(port: int) -> None:
+    """Ask the browser to close itself (it flushes and ends its children in order)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/version", timeout=10) as answer:
+            url = json.load(answer)["webSocketDebuggerUrl"]
+        with connect(url, open_timeout=10) as socket:
+            socket.send(json.dumps({"id": 1, "method": "Browser.close"}))
+            socket.recv(timeout=10)
+    except (OSError, TimeoutError, ValueError, KeyError):
+        pass  # already gone or not answering: the process group is ended below either way
+
+
+def _end_group(process: subprocess.Popen[bytes], profile: Path, timeout: float) -> None:
+    """Wait for Chromium to exit after ``Browser.close``; if any process of its group (or any other
+    process using ``profile``) is still there, end the group: SIGTERM, then SIGKILL."""
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        if sig is not None:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+        if _wait_until_gone(process, profile, timeout / 3):
+            return
+    raise RuntimeError(f"Chromium processes outlived the browser: {_survivors(process.pid, profile)}")
+
+
+def _wait_until_gone(process: subprocess.Popen[bytes], profile: Path, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        process.poll()  # reap the main process once it has exited
+        if not _survivors(process.pid, profile):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _survivors(pgid: int, profile: Path) -> list[int]:
+    """Live (not zombie) processes in the group ``pgid`` or whose command line names ``profile``."""
+    found = []
+    needle = str(profile).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        state, _, group = stat.rpartition(")")[2].split()[:3]  # after "pid (comm)": state ppid pgrp
+        if state != "Z" and (int(group) == pgid or needle in cmdline):
+            found.append(int(entry.name))
+    return found
 
 
 def _drive(port: int, page: Path, probe: str, screenshot: Path, width: int, height: int) -> PageVisit:
