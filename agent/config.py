@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_HOME = Path("~/.cache/goalcluster").expanduser()
 
@@ -56,6 +56,42 @@ class Config(BaseModel):
     max_clusters: int = Field(8, ge=1, description="Most final clusters.")
     max_iterations: int = Field(3, ge=1, description="Most propose-assign-select-verify rounds.")
     seed: int = Field(0, description="Seed for clustering and sampling.")
+    # the space the agent works in
+    view: Literal["auto", "goal", "semantic"] = Field(
+        "auto",
+        description="The space every step after embedding works in. 'goal': the chat model's hidden "
+        "states under a question about the goal's aspect; 'semantic': the sentence embedder's space "
+        "(with explanations matched to documents by similarity: the behaviour before goal views); "
+        "'auto': whichever of the two agrees more often with the LLM's answers to 'do these two texts "
+        "have the same <aspect>?' on pairs the two spaces disagree about.",
+    )
+    aspect: str = Field(
+        "", description="The property the goal groups by (e.g. 'language'); empty: the LLM names it."
+    )
+    view_model: str | None = Field(
+        None,
+        description="Model for the goal view's hidden states, as a registry string (default: the chat "
+        "model; a hosted model has none, so short generated notes are embedded instead, much slower).",
+    )
+    view_text_chars: int = Field(
+        400, ge=40, description="Texts are cut to this many characters for the goal view."
+    )
+    view_probe: int = Field(48, ge=8, description="Documents the 'auto' view choice clusters in each space.")
+    view_pairs: int = Field(
+        8, ge=1, description="Pair questions per candidate space in the 'auto' view choice."
+    )
+    goal_view_sample: int | None = Field(
+        None,
+        ge=8,
+        description="Compute the goal view on this many documents only and extend it to the rest with a "
+        "ridge model on cheap features (semantic view + character n-grams); for large corpora on a CPU.",
+    )
+    assign_by: Literal["prototypes", "explanations"] = Field(
+        "prototypes",
+        description="'prototypes': each cluster is the mean of the documents it was proposed from, refined "
+        "over the corpus (seeded k-means) in the working space; 'explanations': similarity between a "
+        "document and the embedding of its explanation (the default with view='semantic').",
+    )
     # how the agent works
     cluster_method: Literal["kmeans", "agglomerative", "hdbscan"] = Field(
         "kmeans", description="scikit-learn method for the initial fine partition."
@@ -89,6 +125,14 @@ class Config(BaseModel):
         0.5, ge=0, le=1, description="Clusters below this estimated precision are redone."
     )
     max_cluster_share: float = Field(0.6, gt=0, le=1, description="A cluster above this share is split.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def semantic_view_assigns_by_explanations(cls, data: object) -> object:
+        """``view='semantic'`` alone means the behaviour before goal views, explanations included."""
+        if isinstance(data, dict) and data.get("view") == "semantic" and "assign_by" not in data:
+            return {**data, "assign_by": "explanations"}
+        return data
 
     @property
     def store_path(self) -> Path:

@@ -1,8 +1,8 @@
 """The goal-driven clustering graph: wiring only. ``graph`` is what langgraph.json serves.
 
-embed -> cluster -> inspect -> propose -> assign -> select -> reassign -> verify
-                      ^                                                    |
-                      +------------- (targets not met, budget left) -------+--> finish
+embed -> view -> cluster -> inspect -> propose -> assign -> select -> reassign -> verify
+                              ^                                                    |
+                              +------------- (targets not met, budget left) -------+--> finish
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from agent.nodes.propose import propose
 from agent.nodes.reassign import reassign
 from agent.nodes.select import select
 from agent.nodes.verify import verify
+from agent.nodes.view import view
 from agent.routes import route_after_propose, route_after_verify
 from agent.state import RunState
 from agent.workspace import RunContext
@@ -29,6 +30,7 @@ def build_graph() -> StateGraph[Any, Any, Any, Any]:
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(RunState, context_schema=RunContext)
     nodes: list[tuple[str, Any]] = [
         ("embed", embed),
+        ("view", view),
         ("cluster", cluster),
         ("inspect", inspect),
         ("propose", propose),
@@ -41,7 +43,8 @@ def build_graph() -> StateGraph[Any, Any, Any, Any]:
     for name, node in nodes:
         builder.add_node(name, node)
     builder.add_edge(START, "embed")
-    builder.add_edge("embed", "cluster")
+    builder.add_edge("embed", "view")
+    builder.add_edge("view", "cluster")
     builder.add_edge("cluster", "inspect")
     builder.add_edge("inspect", "propose")
     builder.add_conditional_edges("propose", route_after_propose)

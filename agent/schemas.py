@@ -106,3 +106,27 @@ class Criteria(BaseModel):
         min_length=1,
         max_length=8,
     )
+
+
+class Aspect(BaseModel):
+    """The property a clustering goal groups texts by."""
+
+    aspect: str = Field(
+        description="The property in two to four words, lower case, e.g. 'topic', 'language'.", max_length=40
+    )
+
+    @field_validator("aspect")
+    @classmethod
+    def plain_words(cls, value: str) -> str:
+        value = _clean(value).strip(" .'\"").lower()
+        if not value or len(value.split()) > 6:
+            raise ValueError("must be a few words naming one property")
+        return value
+
+
+class SameAspect(BaseModel):
+    """Whether two texts share the property asked about."""
+
+    answer: Literal["yes", "no"] = Field(
+        description="'yes' if the two texts have the same value of the property asked about, else 'no'."
+    )

@@ -26,6 +26,41 @@ class Candidate(BaseModel):
     name: str = Field(description="Short name.")
     explanation: str = Field(description="Falsifiable description of membership.")
     origin: str = Field(description="Which step proposed it, e.g. 'initial@1'.")
+    seeds: list[int] = Field(
+        default_factory=list,
+        description="Positions of the documents it was proposed from (its prototype's seeds).",
+    )
+
+
+class ViewChoice(BaseModel):
+    """The space a run works in, and the figures that chose it."""
+
+    kind: Literal["semantic", "goal"] = Field(description="The sentence embedder's space, or the goal view.")
+    aspect: str = Field("", description="The property the goal groups by, as the goal view asks about it.")
+    identity: str = Field("", description="The goal view's identity: model weights, prompt and aspect.")
+    chosen_by: Literal["config", "pairs", "budget"] = Field(
+        description="'config' (asked for), 'pairs' (LLM pair answers), 'budget' (no budget left to ask)."
+    )
+    agreement: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per candidate space: share of the LLM's pair answers it agrees with.",
+    )
+    pairs: int = Field(0, description="Pair questions the LLM answered.")
+    sampled: int | None = Field(
+        None, description="Documents the goal view was computed on when it was extended to the rest."
+    )
+
+    def describe(self) -> str:
+        """The space in words, with what chose it."""
+        where = f"the goal view (aspect: {self.aspect})" if self.kind == "goal" else "the semantic view"
+        if self.sampled:
+            where += f", computed on {self.sampled} documents and extended to the rest"
+        if self.chosen_by == "pairs":
+            shares = ", ".join(f"{name} {share:.0%}" for name, share in self.agreement.items())
+            return f"{where}; the LLM's answers on {self.pairs} pairs agree with: {shares}"
+        return (
+            f"{where} ({'as configured' if self.chosen_by == 'config' else 'no LLM budget left to choose'})"
+        )
 
 
 class IterationRecord(BaseModel):
@@ -46,11 +81,16 @@ class RunState(BaseModel):
     config: Config = Field(description="The run's configuration (goal, targets, models).")
     n_docs: int = Field(0, description="Documents in the corpus.")
     truncated_for_embedding: int = Field(0, description="Texts longer than the embedder reads.")
+    view: ViewChoice | None = Field(None, description="The working space (None: semantic, before choosing).")
     micro_labels: list[int] = Field(default_factory=list, description="Initial fine partition, per document.")
     action: Action = Field("initial", description="What the next round should do.")
     focus: list[int] = Field(default_factory=list, description="Positions the next proposal looks at.")
     focus_clusters: list[str] = Field(default_factory=list, description="Cluster ids to sharpen or split.")
     samples: list[int] = Field(default_factory=list, description="Positions shown to the proposer.")
+    sample_groups: list[int] = Field(
+        default_factory=list,
+        description="Per sample, the group of the working space it stands for (prototypes).",
+    )
     candidates: list[Candidate] = Field(default_factory=list, description="Every candidate proposed so far.")
     pair_members: list[list[int]] = Field(
         default_factory=list, description="Per document, positions in `candidates` it plausibly belongs to."

@@ -19,8 +19,16 @@ from agent.config import Config
 from agent.llm.backends import ChatBackend
 from agent.llm.factory import build_llm
 from agent.llm.helper import LLM
+from agent.llm.hidden import HiddenStates
+from agent.llm.registry import make_hidden_states
+from agent.state import ViewChoice
+from agent.views import GoalView, NotesView
+from tools.embed import Progress, embed_corpus
 from tools.embedders import Embedder, make_embedder
+from tools.extend import extend_view, sample_rows
+from tools.prototypes import centre
 from tools.store import EmbeddingStore
+from tools.text import clip
 
 RUN_FILE = "run.json"
 CORPUS_FILE = "corpus.jsonl"
@@ -37,18 +45,62 @@ class Workspace:
     llm: LLM
     embedder: Embedder
     store: EmbeddingStore
+    corpus_name: str = "corpus"
     quiet: bool = False
     _vectors: np.ndarray | None = field(default=None, repr=False)
     _explanations: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _hidden: list[HiddenStates | None] = field(default_factory=list, repr=False)
+    _spaces: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def set_vectors(self, vectors: np.ndarray) -> None:
         self._vectors = vectors
 
     def vectors(self) -> np.ndarray:
-        """Document vectors (n, d), from memory or the store."""
+        """Semantic-view document vectors (n, d), from memory or the store."""
         if self._vectors is None:
             self._vectors = self.store.get(self.ids)
         return self._vectors
+
+    def hidden_states(self) -> HiddenStates | None:
+        """The goal view's hidden-state model (built once; nothing loads before its first use), or
+        None for a model without hidden states."""
+        if not self._hidden:
+            spec = self.config.view_model or self.config.llm
+            self._hidden.append(make_hidden_states(spec, self.config.backend, self.config.home))
+        return self._hidden[0]
+
+    def goal_view(self, aspect: str, goal: str) -> Embedder:
+        """The goal view under ``aspect``: hidden states where the model has them, else notes."""
+        chars = self.config.view_text_chars
+        if (states := self.hidden_states()) is None:
+            return NotesView(self.llm, self.embedder, aspect, goal, chars)
+        return GoalView(states, aspect, self.llm.prompts, chars)
+
+    def goal_vectors(
+        self, aspect: str, goal: str, rows: Sequence[int] | None = None, progress: Progress | None = None
+    ) -> np.ndarray:
+        """Raw goal-view vectors (len(rows), d) of the documents at ``rows`` (default: all), from
+        the store; only what it lacks is computed, and written in small batches as it goes."""
+        view = self.goal_view(aspect, goal)
+        rows = range(len(self.ids)) if rows is None else rows
+        store = EmbeddingStore(self.config.store_path, self.corpus_name, view.name)
+        ids, texts = [self.ids[i] for i in rows], [self.texts[i] for i in rows]
+        return embed_corpus(ids, texts, view, store, batch_size=16, progress=progress)[0]
+
+    def space(self, choice: ViewChoice | None, goal: str = "") -> np.ndarray:
+        """The working space (n, d): the semantic view, or the centred goal view (extended from its
+        sample to every document when ``choice.sampled`` is set)."""
+        if choice is None or choice.kind == "semantic":
+            return self.vectors()
+        key = f"{choice.identity}|{choice.sampled}"
+        if key not in self._spaces:
+            if choice.sampled is None:
+                self._spaces[key] = centre(self.goal_vectors(choice.aspect, goal))
+            else:
+                rows = sample_rows(len(self.ids), choice.sampled, self.config.seed)
+                known = centre(self.goal_vectors(choice.aspect, goal, rows))
+                self._spaces[key] = extend_view(self.vectors(), self.texts, rows, known)
+        return self._spaces[key]
 
     def prompt_texts(self, positions: Sequence[int]) -> list[str]:
         """Texts for a prompt, cut to ``config.prompt_chars`` (marked with an ellipsis)."""
@@ -103,8 +155,10 @@ def build_workspace(
     quiet: bool = False,
     backend: ChatBackend | None = None,
     embedder: Embedder | None = None,
+    hidden: HiddenStates | None = None,
 ) -> Workspace:
-    """A workspace over the given corpus; ``backend``/``embedder`` override the configured ones."""
+    """A workspace over the given corpus; ``backend``/``embedder``/``hidden`` (the goal view's
+    hidden states) override the configured ones."""
     embedder = embedder or make_embedder(config.embedder)
     announce = None if quiet else say
     return Workspace(
@@ -115,7 +169,9 @@ def build_workspace(
         llm=build_llm(config, trace_path=run_dir / "trace.jsonl", backend=backend, announce=announce),
         embedder=embedder,
         store=EmbeddingStore(config.store_path, corpus_name, embedder.name),
+        corpus_name=corpus_name,
         quiet=quiet,
+        _hidden=[] if hidden is None else [hidden],
     )
 
 
@@ -138,12 +194,6 @@ def read_run_files(run_dir: Path) -> tuple[Config, str, list[str], list[str]]:
     rows = [json.loads(line) for line in lines if line]
     config = Config.model_validate(meta["config"])
     return config, meta["corpus"], [row["id"] for row in rows], [row["text"] for row in rows]
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` on one line, cut to ``limit`` characters (marked with an ellipsis)."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def say(message: str) -> None:

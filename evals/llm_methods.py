@@ -14,9 +14,9 @@ import goalcluster
 from agent.config import Config
 from agent.llm.helper import LLM
 from agent.schemas import ClusterDescription, Proposal, choice_schema
-from agent.workspace import clip
 from evals.task import Outcome, Task
 from goalcluster.report.data import GOLD_FILE
+from tools.text import clip
 
 PROMPT_CHARS: int = Config.model_fields["prompt_chars"].default  # the agent's own cut for prompts
 BATCH = 12

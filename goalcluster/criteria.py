@@ -20,6 +20,7 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from agent.config import Config
 from agent.llm.backends import ChatBackend
+from agent.llm.hidden import HiddenStates
 from agent.schemas import Criteria, Criterion
 from agent.workspace import build_workspace
 from goalcluster.report import write_reports
@@ -151,13 +152,22 @@ def discover(
     max_criteria: int = 4,
     backend: ChatBackend | None = None,
     embedder: Embedder | None = None,
+    hidden: HiddenStates | None = None,
     quiet: bool = False,
 ) -> Discovery:
     """Propose criteria for ``corpus``, cluster by each, rank them; files go to ``folder``."""
     started = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     ws = build_workspace(
-        config, folder, corpus.name, corpus.ids, corpus.texts, quiet=quiet, backend=backend, embedder=embedder
+        config,
+        folder,
+        corpus.name,
+        corpus.ids,
+        corpus.texts,
+        quiet=quiet,
+        backend=backend,
+        embedder=embedder,
+        hidden=hidden,
     )
     vectors, _ = embed_corpus(corpus.ids, corpus.texts, ws.embedder, ws.store)
     ws.set_vectors(vectors)
@@ -175,6 +185,7 @@ def discover(
             run_dir,
             backend=ws.llm.backend,
             embedder=ws.embedder,
+            hidden=ws.hidden_states(),
             quiet=quiet,
         )
         write_reports(run_dir)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agent.state import RunState
+from agent.state import RunState, ViewChoice
 from agent.workspace import Workspace
 
 REPRESENTATIVES = 3
@@ -122,6 +122,8 @@ def run_metrics(state: RunState, ws: Workspace) -> dict[str, Any]:
         "llm_decided_documents": sum(1 for who in state.decided_by if who == "llm"),
         "llm_assign_probe": state.llm_assign,
         "assign_mode": state.config.assign_mode,
+        "assign_by": state.config.assign_by,
+        "view": state.view.model_dump() if state.view else None,
         "seconds": round(sum(state.stage_seconds.values()), 2),
         "stage_seconds": {k: round(v, 2) for k, v in sorted(state.stage_seconds.items())},
         "truncated_for_embedding": state.truncated_for_embedding,
@@ -161,5 +163,7 @@ def summary_table(result: ClusteringResult) -> str:
         f"({m['cached_calls']} from cache), {m['prompt_tokens'] + m['completion_tokens']} tokens, "
         f"{m['seconds']:.0f} s"
     )
+    if view := m.get("view"):
+        lines.append(f"working space: {ViewChoice.model_validate(view).describe()}")
     lines.append(f"results in {result.run_dir}")
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from agent.config import Config
 from agent.graph import build_graph
 from agent.llm.backends import ChatBackend
+from agent.llm.hidden import HiddenStates
 from agent.state import RunState
 from agent.workspace import (
     RUN_FILE,
@@ -35,6 +36,7 @@ SERDE = JsonPlusSerializer(
         ("agent.state", "Candidate"),
         ("agent.state", "IterationRecord"),
         ("agent.state", "RunState"),
+        ("agent.state", "ViewChoice"),
     ]
 )
 THREAD: RunnableConfig = {"configurable": {"thread_id": "run"}, "recursion_limit": 200}
@@ -72,6 +74,7 @@ def start_run(
     *,
     backend: ChatBackend | None = None,
     embedder: Embedder | None = None,
+    hidden: HiddenStates | None = None,
     quiet: bool = False,
 ) -> ClusteringResult:
     """Run the graph on ``corpus`` from the start; files go to ``run_dir``."""
@@ -88,6 +91,7 @@ def start_run(
         quiet=quiet,
         backend=backend,
         embedder=embedder,
+        hidden=hidden,
     )
     return _drive(ws, {"config": config})
 
@@ -97,6 +101,7 @@ def resume_run(
     *,
     backend: ChatBackend | None = None,
     embedder: Embedder | None = None,
+    hidden: HiddenStates | None = None,
     quiet: bool = False,
 ) -> ClusteringResult:
     """Continue an interrupted run from its last checkpoint; finished LLM calls are not repeated."""
@@ -104,7 +109,15 @@ def resume_run(
         raise RunInputError(f"{run_dir} is not a goalcluster run folder (no {RUN_FILE}).")
     config, corpus_name, ids, texts = read_run_files(run_dir)
     ws = build_workspace(
-        config, run_dir, corpus_name, ids, texts, quiet=quiet, backend=backend, embedder=embedder
+        config,
+        run_dir,
+        corpus_name,
+        ids,
+        texts,
+        quiet=quiet,
+        backend=backend,
+        embedder=embedder,
+        hidden=hidden,
     )
     return _drive(ws, None)
 

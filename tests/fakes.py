@@ -47,6 +47,45 @@ class ScriptedBackend:
         return Completion(text=text, prompt_tokens=self.tokens, completion_tokens=self.tokens)
 
 
+class FakeHiddenStates:
+    """Goal-view hidden states at the project's seam: reads the text and the aspect back out of the
+    rendered goal-view prompt; the vector is the bag of the text's ``<aspect>=<value>`` tags (for
+    aspect "language", the words tagged ``language=...``), or of all its words when it has none.
+    Counts the prompts it was given."""
+
+    def __init__(self, dim: int = 64, *, model_id: str = "fake-hidden") -> None:
+        self.dim = dim
+        self.prompts: list[str] = []
+        self._model_id = model_id
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    def last_states(self, prompts: Sequence[str]) -> np.ndarray:
+        self.prompts.extend(prompts)
+        out = np.zeros((len(prompts), self.dim), dtype=np.float32)
+        for row, prompt in enumerate(prompts):
+            text = prompt.split('Text: "', 1)[1].rsplit('"', 1)[0]
+            aspect = re.search(r"What is the (.+?) of this text\?", prompt)
+            key = (aspect.group(1) if aspect else "").replace(" ", "_")
+            words = re.findall(rf"{re.escape(key)}=(\w+)", text) if key else []
+            for word in words or re.findall(r"\w+", text.lower()):
+                out[row, _slot(f"{key}:{word}", self.dim)] += 1.0
+        out[:, 0] += 1e-3
+        return out
+
+
+def _slot(word: str, dim: int) -> int:
+    return int(hashlib.md5(word.encode()).hexdigest(), 16) % dim
+
+
+def tag_of(text: str, aspect: str) -> str:
+    """The value of ``aspect`` tagged in ``text`` (``aspect=value``), or ''."""
+    found = re.search(rf"{re.escape(aspect.replace(' ', '_'))}=(\w+)", text)
+    return found.group(1) if found else ""
+
+
 class FakeEmbedder:
     """Deterministic bag-of-words vectors: texts sharing words are close. Counts what it embeds."""
 
@@ -99,12 +138,33 @@ TOPIC_PROPOSAL = {
 
 
 def answer_by_prompt(
-    proposal: dict[str, Any] = TOPIC_PROPOSAL, *, choice: int = 1, judge: str = "yes"
+    proposal: dict[str, Any] = TOPIC_PROPOSAL,
+    *,
+    choice: int = 1,
+    judge: str = "yes",
+    aspect: str = "topic",
+    same_by: str = "",
 ) -> Callable[[Sequence[Message], dict[str, Any]], dict[str, Any]]:
-    """An answer function for ScriptedBackend that answers any of the agent's prompts."""
+    """An answer function for ScriptedBackend that answers any of the agent's prompts.
+
+    The goal's aspect is ``aspect``; pairs are "the same" when their ``same_by`` tags are equal
+    (``same_by=""``: when their first words are); a group is named the same way: after its texts'
+    most common ``same_by`` tag, or their most common first word."""
 
     def answer(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
         text = messages[1]["content"]
+        if "Name that property" in text:
+            return {"aspect": aspect}
+        if "Do text A and text B have the same" in text:
+            first, second = (text.split(f'Text {x}: "')[1].split('"\n')[0] for x in "AB")
+            if same_by:
+                return {"answer": "yes" if tag_of(first, same_by) == tag_of(second, same_by) else "no"}
+            return {"answer": "yes" if first.split()[0] == second.split()[0] else "no"}
+        if "These texts were grouped together" in text:
+            shown = re.findall(r"^\d+\. (.+)$", text.split("The goal of the clustering")[0], flags=re.M)
+            values = [tag_of(t, same_by) if same_by else t.split()[0] for t in shown]
+            name = max(sorted(set(values)), key=values.count)
+            return {"name": name.capitalize(), "explanation": f"The text has the {aspect} {name}."}
         if "Which cluster does this text belong to?" in text:
             return {"choice": choice}
         if "Is the description true of this text?" in text:

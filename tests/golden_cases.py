@@ -6,7 +6,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.schemas import Annotation, ClusterDescription, Criteria, Judgement, Proposal, choice_schema
+from agent.schemas import (
+    Annotation,
+    Aspect,
+    ClusterDescription,
+    Criteria,
+    Judgement,
+    Proposal,
+    SameAspect,
+    choice_schema,
+)
 from goalcluster.chat.actions import ActionRequest
 from goalcluster.chat.views import Summary
 
@@ -58,4 +67,18 @@ CASES: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
     "summarize": ({"cluster": CLUSTERS[0], "texts": TEXTS, "goal": GOAL}, Summary),
     "describe_cluster": ({"texts": TEXTS[:1], "others": CLUSTERS[1:], "goal": GOAL}, ClusterDescription),
     "propose_criteria": ({"texts": TEXTS, "n_criteria": 4}, Criteria),
+    "aspect": ({"goal": GOAL}, Aspect),
+    "same_aspect": (
+        {"goal": GOAL, "aspect": "reason for complaint", "first": TEXTS[0], "second": TEXTS[1]},
+        SameAspect,
+    ),
+    "describe_group": (
+        {"goal": GOAL, "aspect": "reason for complaint", "texts": TEXTS[:2], "others": CLUSTERS[1:]},
+        ClusterDescription,
+    ),
+}
+
+# Prompts rendered raw, not as chat messages: the goal view's prompt carries its own chat markers.
+RAW_CASES: dict[str, dict[str, Any]] = {
+    "goal_view": {"text": TEXTS[0], "aspect": "reason for complaint"},
 }

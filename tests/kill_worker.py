@@ -30,6 +30,7 @@ if __name__ == "__main__":
     config = Config(
         home=home,
         goal="why the customer wrote",
+        view="semantic",
         assign_mode="embeddings",
         spot_checks=3,
         min_clusters=2,

@@ -124,7 +124,7 @@ class OpenAICompatibleBackend:
 
     @property
     def model_id(self) -> str:
-        return f"openai-compatible:{_strip_credentials(self.base_url)}@{self.model}"
+        return f"openai-compatible:{strip_credentials(self.base_url)}@{self.model}"
 
     def _connect(self) -> Any:
         if self._client is None:
@@ -156,7 +156,7 @@ class OpenAICompatibleBackend:
                 break
             except openai.APIConnectionError as error:
                 raise BackendError(
-                    f"cannot reach the model server at {_strip_credentials(self.base_url)} ({error}). "
+                    f"cannot reach the model server at {strip_credentials(self.base_url)} ({error}). "
                     "Start the server or fix the URL in --llm; a run can be resumed afterwards."
                 ) from error
             except (
@@ -216,7 +216,7 @@ def _message_text(message: Any) -> str:
     return str(content)
 
 
-def _strip_credentials(url: str) -> str:
+def strip_credentials(url: str) -> str:
     """``http://user:secret@host/v1`` -> ``http://host/v1``: URLs go into traces."""
     scheme, sep, rest = url.partition("://")
     if not sep:

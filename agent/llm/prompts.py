@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,10 @@ class PromptLibrary:
 
     def names(self) -> list[str]:
         return sorted(p.stem for p in self.directory.glob("*.j2"))
+
+    def digest(self, name: str) -> str:
+        """sha256 of the prompt file's text: part of the identity of what it produces."""
+        return hashlib.sha256((self.directory / f"{name}.j2").read_bytes()).hexdigest()
 
     def render(self, name: str, variables: dict[str, Any]) -> str:
         try:

@@ -10,7 +10,9 @@ PROVIDER:MODEL                           a hosted model through LangChain (opena
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import re
 from collections.abc import Callable
@@ -25,6 +27,7 @@ from agent.llm.backends import (
     LlamaCppBackend,
     OpenAICompatibleBackend,
 )
+from agent.llm.hidden import HiddenStates, LlamaCppHiddenStates, ServedHiddenStates
 from agent.llm.packaged import PACKAGED_MODELS, ensure_model
 
 DEFAULT_LLM = "llamacpp"
@@ -59,6 +62,12 @@ def make_chat_backend(
 
 
 def _llamacpp(rest: str, options: BackendOptions, home: Path, announce: Announce | None) -> ChatBackend:
+    locate, model_id = _gguf(rest, home, announce)
+    return _llama(locate, model_id, options)
+
+
+def _gguf(rest: str, home: Path, announce: Announce | None) -> tuple[Callable[[], Path], str]:
+    """How to find the GGUF that ``llamacpp[:rest]`` names, and its model id."""
     if rest in ("", "default", "small"):
         packaged = PACKAGED_MODELS[rest or "default"]
 
@@ -67,13 +76,53 @@ def _llamacpp(rest: str, options: BackendOptions, home: Path, announce: Announce
                 announce(f"loading {packaged.title}")
             return ensure_model(packaged, home)
 
-        return _llama(locate, f"llamacpp:{packaged.key}", options)
+        return locate, f"llamacpp:{packaged.key}"
     path = Path(rest).expanduser()
     if not path.is_file():
         raise BackendError(
             f"no GGUF file at {path}. Pass an existing file: --llm llamacpp:/path/to/model.gguf"
         )
-    return _llama(lambda: path, f"llamacpp:{path.name}", options)
+    return (lambda: path), f"llamacpp:{path.name}"
+
+
+def make_hidden_states(
+    spec: str, options: BackendOptions, home: Path, announce: Announce | None = None
+) -> HiddenStates | None:
+    """The hidden-state backend of the chat model ``spec`` names; None for a hosted model, which
+    exposes no hidden states. Its ``model_id`` pins the exact weights (the file's sha256)."""
+    kind, sep, rest = spec.partition(":")
+    if kind == "llamacpp":
+        locate, model_id = _gguf(rest if sep else "", home, announce)
+        packaged = PACKAGED_MODELS.get(rest or "default") if rest in ("", "default", "small") else None
+        digest = packaged.sha256 if packaged else file_sha256(locate(), home)
+        return LlamaCppHiddenStates(
+            locate,
+            model_id=f"{model_id}@{digest[:16]}",
+            n_threads=options.n_threads,
+            n_gpu_layers=options.n_gpu_layers,
+        )
+    if kind == "openai-compatible":
+        url, model, api_key = _served(rest, options)
+        return ServedHiddenStates(url, model, api_key=api_key, timeout=options.timeout)
+    make_chat_backend(spec, options, home)  # a hosted model: checks the spec, its package and key
+    return None
+
+
+def file_sha256(path: Path, home: Path) -> str:
+    """The sha256 of a model file, remembered per (path, size, mtime) under ``home``."""
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    known_path = home / "models" / "file-hashes.json"
+    known = json.loads(known_path.read_text()) if known_path.exists() else {}
+    if key not in known:
+        digest = hashlib.sha256()
+        with path.open("rb") as model:
+            while block := model.read(8 << 20):
+                digest.update(block)
+        known[key] = digest.hexdigest()
+        known_path.parent.mkdir(parents=True, exist_ok=True)
+        known_path.write_text(json.dumps(known, indent=1))
+    return str(known[key])
 
 
 def _llama(locate: Callable[[], Path], model_id: str, options: BackendOptions) -> ChatBackend:
@@ -88,13 +137,19 @@ def _llama(locate: Callable[[], Path], model_id: str, options: BackendOptions) -
 
 
 def _openai_compatible(rest: str, options: BackendOptions) -> ChatBackend:
+    url, model, api_key = _served(rest, options)
+    return OpenAICompatibleBackend(url, model, api_key=api_key, timeout=options.timeout, seed=options.seed)
+
+
+def _served(rest: str, options: BackendOptions) -> tuple[str, str, str | None]:
+    """URL, model and API key of ``openai-compatible:URL@MODEL``."""
     url, sep, model = rest.rpartition("@")
     if not sep or not re.match(r"https?://", url) or not model:
         raise BackendError(
             f"expected 'openai-compatible:http://HOST:PORT/v1@MODEL', got 'openai-compatible:{rest}'."
         )
     api_key = os.environ.get(options.api_key_env) if options.api_key_env else None
-    return OpenAICompatibleBackend(url, model, api_key=api_key, timeout=options.timeout, seed=options.seed)
+    return url, model, api_key
 
 
 def _hosted(provider: str, model: str, options: BackendOptions) -> ChatBackend:

@@ -10,7 +10,7 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
-from agent.nodes.common import candidate_scores, timed, workspace
+from agent.nodes.common import candidate_scores, floor, timed, workspace
 from agent.nodes.llm_assign import ask, judge, probe, unsure_rows
 from agent.state import RunState
 from agent.workspace import RunContext, Workspace
@@ -22,7 +22,7 @@ from tools.assign import plausible
 def assign(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ws, config = workspace(runtime), state.config
     scores = candidate_scores(state, ws, state.candidates)
-    members = plausible(scores, min_similarity=config.min_similarity, margin=config.pool_margin)
+    members = plausible(scores, min_similarity=floor(state), margin=config.pool_margin)
     if config.assign_mode == "goalex":
         members, complete = _judge_every_pair(state, ws, members)
         return {
@@ -42,9 +42,7 @@ def _llm_band(state: RunState, ws: Workspace, scores: np.ndarray) -> dict[str, A
     """The LLM's choices for the documents the embeddings are unsure of (kept across rounds;
     documents it placed nowhere are asked again when new candidates exist)."""
     config, candidates = state.config, state.candidates
-    result = assign_by_scores(
-        scores, min_similarity=config.min_similarity, overlap_margin=config.overlap_margin
-    )
+    result = assign_by_scores(scores, min_similarity=floor(state), overlap_margin=config.overlap_margin)
     choices, report, exhausted = dict(state.llm_choices), dict(state.llm_assign), False
     try:
         if config.assign_mode == "auto" and "used" not in report:

@@ -13,6 +13,7 @@ from langgraph.runtime import Runtime
 from agent.state import Candidate, RunState
 from agent.workspace import RunContext, Workspace, workspace_of
 from tools.assign import similarity, smooth
+from tools.prototypes import seeded_prototypes
 
 MICRO_CLUSTER_WEIGHT = 0.3
 
@@ -43,9 +44,34 @@ def goal_text(state: RunState) -> str:
     return state.config.goal or "Group the texts by what they are about (their topic)."
 
 
+def space(state: RunState, ws: Workspace) -> np.ndarray:
+    """The run's working space (n, d): every step after the view choice works in it."""
+    return ws.space(state.view, goal_text(state))
+
+
+def by_prototypes(state: RunState) -> bool:
+    """Whether candidates are prototypes seeded from documents (else: explanations' embeddings)."""
+    return state.config.assign_by == "prototypes"
+
+
 def candidate_scores(state: RunState, ws: Workspace, candidates: list[Candidate]) -> np.ndarray:
-    """Embedding scores (n, k) of every document against ``candidates``' explanations, each
-    document's row blended with its micro-cluster's (what the corpus's structure implies)."""
+    """Scores (n, k) of every document against ``candidates``.
+
+    By prototypes: cosine to each candidate's prototype in the working space, the prototypes seeded
+    from the documents the candidate was proposed from and refined jointly (seeded k-means).
+    By explanations: similarity to each explanation's embedding, each document's row blended with
+    its micro-cluster's (what the corpus's structure implies).
+    """
+    if by_prototypes(state):
+        vectors = space(state, ws)
+        prototypes, _ = seeded_prototypes(vectors, [c.seeds for c in candidates])
+        return np.asarray(vectors @ prototypes.T, dtype=np.float32)
     sentences = [f"{c.name}. {c.explanation}" for c in candidates]
     raw = similarity(ws.vectors(), ws.embed_explanations(sentences))
     return smooth(raw, np.asarray(state.micro_labels), weight=MICRO_CLUSTER_WEIGHT)
+
+
+def floor(state: RunState) -> float:
+    """The least score a membership needs: explanations' similarities have an absolute scale;
+    prototypes' do not, so outliers are found per cluster instead (tools.prototypes.outliers)."""
+    return -np.inf if by_prototypes(state) else state.config.min_similarity

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.nodes.common import goal_text
+from agent.nodes.common import goal_text, space
 from agent.schemas import Judgement, choice_schema
 from agent.state import Candidate, RunState
 from agent.workspace import Workspace
@@ -30,7 +30,7 @@ def probe(
     best) arbitrate between the two choices. Use the LLM if it mostly agrees, or wins more
     arbitrations than the embeddings (a goal the embedding space does not see, e.g. style)."""
     config = state.config
-    picks = diverse(ws.vectors(), config.calibration_probe, random_state=config.seed)
+    picks = diverse(space(state, ws), config.calibration_probe, random_state=config.seed)
     answers = ask(state, ws, chosen, scores, picks)
     agreement = float(np.mean([answers[i] == result.top[i] for i in picks])) if picks else 0.0
     llm_wins = embedding_wins = 0

@@ -1,4 +1,9 @@
-"""Ask the LLM for candidate clusters (GoalEx's propose step), or for sharper or narrower ones."""
+"""Ask the LLM for candidate clusters (GoalEx's propose step), or for sharper or narrower ones.
+
+By prototypes, the LLM describes each group of texts it is shown (one short call per group), and
+the group's texts become the candidate's seeds; a description repeating a known candidate's adds
+its texts to that candidate's seeds instead. By explanations, one call proposes several clusters
+from a mixed sample, each sample first annotated with its value for the goal's criterion."""
 
 from __future__ import annotations
 
@@ -8,17 +13,20 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
-from agent.nodes.common import goal_text, timed, workspace
+from agent.nodes.common import by_prototypes, goal_text, timed, workspace
 from agent.schemas import Annotation, ClusterDescription, Proposal
 from agent.state import Candidate, RunState
 from agent.workspace import RunContext, Workspace
 
 DUPLICATE_SIMILARITY = 0.95
+MAX_SHOWN = 10  # descriptions of other clusters shown beside a group
 
 
 @timed("propose")
 def propose(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ws = workspace(runtime)
+    if by_prototypes(state):
+        return _describe_groups(state, ws)
     try:
         proposal = ws.llm.generate(*_request(state, ws), Proposal)
     except BudgetExceeded:
@@ -66,20 +74,71 @@ def _annotate(state: RunState, ws: Workspace, texts: list[str]) -> list[str]:
     return [ws.llm.generate("annotate", {"goal": goal, "text": text}, Annotation).value for text in texts]
 
 
+def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
+    """One description per group of the samples; each becomes a candidate seeded with the group's
+    texts, or adds them to the known candidate it repeats."""
+    groups: dict[int, list[int]] = {}
+    for row, group in zip(state.samples, state.sample_groups, strict=True):
+        groups.setdefault(group, []).append(row)
+    candidates, origin = list(state.candidates), f"{state.action}@{state.iteration + 1}"
+    shown = [c for c in candidates if c.id in set(state.selected)]
+    aspect, added, exhausted = state.view.aspect if state.view else "", 0, False
+    for rows in groups.values():
+        variables = {
+            "goal": goal_text(state),
+            "aspect": aspect,
+            "texts": ws.prompt_texts(rows),
+            "others": [{"name": c.name, "explanation": c.explanation} for c in shown[-MAX_SHOWN:]],
+        }
+        try:
+            item = ws.llm.generate("describe_group", variables, ClusterDescription)
+        except BudgetExceeded:
+            exhausted = True
+            break
+        same = _duplicate_of(item, candidates, ws)
+        if same is None:
+            candidates.append(
+                Candidate(
+                    id=f"c{len(candidates) + 1}",
+                    name=item.name,
+                    explanation=item.explanation,
+                    origin=origin,
+                    seeds=sorted(rows),
+                )
+            )
+            shown.append(candidates[-1])
+            added += 1
+        else:
+            seeds = sorted(set(candidates[same].seeds) | set(rows))
+            candidates[same] = candidates[same].model_copy(update={"seeds": seeds})
+    ws.say(f"described {len(groups)} groups: {added} new candidates, {len(groups) - added} joined known ones")
+    if exhausted:
+        ws.say("LLM budget spent: no more descriptions")
+    return {"candidates": candidates, "budget_exhausted": state.budget_exhausted or exhausted}
+
+
+def _duplicate_of(item: ClusterDescription, pool: list[Candidate], ws: Workspace) -> int | None:
+    """The position in ``pool`` of a candidate ``item`` repeats (same name, or a near-identical
+    explanation), or None."""
+    for j, known in enumerate(pool):
+        if known.name.casefold() == item.name.casefold():
+            return j
+    if not pool:
+        return None
+    vectors = ws.embed_explanations([item.explanation, *(c.explanation for c in pool)])
+    similarities = vectors[1:] @ vectors[0]
+    best = int(np.argmax(similarities))
+    return best if float(similarities[best]) >= DUPLICATE_SIMILARITY else None
+
+
 def _new_candidates(state: RunState, ws: Workspace, proposed: list[ClusterDescription]) -> list[Candidate]:
     """Proposed clusters that are not near-copies of a known candidate or of each other."""
-    known = list(state.candidates)
     fresh: list[Candidate] = []
     origin = f"{state.action}@{state.iteration + 1}"
     for item in proposed:
-        pool = [*known, *fresh]
-        if any(c.name.casefold() == item.name.casefold() for c in pool):
-            continue
-        if pool:
-            vectors = ws.embed_explanations([item.explanation, *(c.explanation for c in pool)])
-            if float(np.max(vectors[1:] @ vectors[0])) >= DUPLICATE_SIMILARITY:
-                continue
-        fresh.append(
-            Candidate(id=f"c{len(pool) + 1}", name=item.name, explanation=item.explanation, origin=origin)
-        )
+        pool = [*state.candidates, *fresh]
+        if _duplicate_of(item, pool, ws) is None:
+            fresh.append(
+                Candidate(id=f"c{len(pool) + 1}", name=item.name, explanation=item.explanation, origin=origin)
+            )
     return fresh

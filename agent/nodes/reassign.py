@@ -1,5 +1,6 @@
 """Assign every document among the chosen clusters: the LLM's choices stand where it chose a
-cluster that was selected (or none); the embeddings decide the rest."""
+cluster that was selected (or none); the working space decides the rest (by prototypes, documents
+far from every prototype of the chosen clusters stay unassigned)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 import numpy as np
 from langgraph.runtime import Runtime
 
-from agent.nodes.common import candidate_scores, timed, workspace
+from agent.nodes.common import by_prototypes, candidate_scores, floor, timed, workspace
 from agent.state import Candidate, RunState
 from agent.workspace import RunContext
 from tools.assign import Assignment, assign, with_decisions
+from tools.prototypes import outliers
 
 
 @timed("reassign")
@@ -19,7 +21,9 @@ def reassign(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ws, config = workspace(runtime), state.config
     chosen = [c for c in state.candidates if c.id in set(state.selected)]
     scores = candidate_scores(state, ws, chosen)
-    result = assign(scores, min_similarity=config.min_similarity, overlap_margin=config.overlap_margin)
+    result = assign(scores, min_similarity=floor(state), overlap_margin=config.overlap_margin)
+    if by_prototypes(state):
+        result = with_decisions(result, {int(row): -1 for row in np.flatnonzero(outliers(scores))})
     if state.pair_decided_by != "embeddings":  # GoalEx mode: the LLM's pair judgements stand
         result = _from_pairs(state, chosen, result)
         decided_by = ["llm"] * state.n_docs

@@ -53,7 +53,15 @@ def cluster_by(action: ClusterBy, state: ChatState, session: ChatSession) -> Rep
     run_dir = session.thread_dir / f"run-{number}"
     config = session.config.model_copy(update={"goal": action.goal})
     corpus = Corpus(ids=ws.ids, texts=ws.texts, name=session.corpus_name)
-    result = start_run(corpus, config, run_dir, backend=ws.llm.backend, embedder=ws.embedder, quiet=ws.quiet)
+    result = start_run(
+        corpus,
+        config,
+        run_dir,
+        backend=ws.llm.backend,
+        embedder=ws.embedder,
+        hidden=ws.hidden_states(),
+        quiet=ws.quiet,
+    )
     update = adopt_run(run_dir, action.goal, state, session)
     clusters = update["clusters"]
     note = " Your pins were for the old clusters and are cleared." if state.pinned else ""

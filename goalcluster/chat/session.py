@@ -10,6 +10,7 @@ import numpy as np
 
 from agent.config import Config
 from agent.llm.backends import ChatBackend
+from agent.llm.hidden import HiddenStates
 from agent.workspace import RUN_FILE, Workspace, build_workspace, read_run_files, write_run_files
 from tools.corpus import CorpusError, load_corpus
 from tools.embed import embed_corpus
@@ -75,6 +76,7 @@ def open_session(
     quiet: bool = False,
     backend: ChatBackend | None = None,
     embedder: Embedder | None = None,
+    hidden: HiddenStates | None = None,
 ) -> ChatSession:
     """A session on a run folder (its corpus and, if finished, its clustering) or a data file
     (copied into ``out``, default ``runs/chat-NAME``, on first use)."""
@@ -104,7 +106,15 @@ def open_session(
     thread_dir = folder / "threads" / thread
     thread_dir.mkdir(parents=True, exist_ok=True)
     ws = build_workspace(
-        config, thread_dir, corpus_name, ids, texts, quiet=quiet, backend=backend, embedder=embedder
+        config,
+        thread_dir,
+        corpus_name,
+        ids,
+        texts,
+        quiet=quiet,
+        backend=backend,
+        embedder=embedder,
+        hidden=hidden,
     )
     base = folder if (folder / "clusters.json").exists() else None
     return ChatSession(

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agent.workspace import clip
 from goalcluster.chat.actions import COMMANDS, Search, ShowCluster, Summarize, Why, usage
 from goalcluster.chat.clustering import find
 from goalcluster.chat.session import ChatSession
 from goalcluster.chat.state import ChatState
+from tools.text import clip
 
 SHOWN = 10
 TEXT = 160

@@ -7,8 +7,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from agent.workspace import clip
 from goalcluster.report.data import ReportData
+from tools.text import clip
 
 PALETTE = (
     "#4e79a7",

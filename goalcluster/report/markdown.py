@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from agent.workspace import clip
 from goalcluster.report.data import ReportData
+from tools.text import clip
 
 EXAMPLES = 3
 UNASSIGNED_SHOWN = 10

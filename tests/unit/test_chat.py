@@ -96,6 +96,7 @@ def chat_setup(tmp_path: Path) -> tuple[Path, Config, Scripted, ScriptedBackend]
     data.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in zip(ids, texts, strict=True)))
     config = Config(
         home=tmp_path / "home",
+        view="semantic",
         assign_mode="embeddings",
         annotate_samples=False,
         use_cache=False,

@@ -92,7 +92,13 @@ def answers(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, An
 
 def test_discovery_writes_an_index_a_report_section_and_a_run_per_criterion(tmp_path: Path) -> None:
     ids, texts, _ = corpus_of_topics(8)
-    config = Config(home=tmp_path / "home", assign_mode="embeddings", annotate_samples=False, use_cache=False)
+    config = Config(
+        home=tmp_path / "home",
+        view="semantic",
+        assign_mode="embeddings",
+        annotate_samples=False,
+        use_cache=False,
+    )
     fake = ScriptedBackend([answers] * 300)
     found = discover(
         Corpus(ids=ids, texts=texts, name="topics"),

@@ -25,6 +25,7 @@ def config(tmp_path: Path) -> Config:
     return Config(
         home=tmp_path / "home",
         goal="why the customer wrote",
+        view="semantic",
         assign_mode="embeddings",
         spot_checks=1,
         annotate_samples=False,

@@ -24,6 +24,7 @@ def config(tmp_path: Path, **overrides: object) -> Config:
     base = {
         "home": tmp_path / "home",
         "goal": "why the customer wrote",
+        "view": "semantic",
         "min_clusters": 2,
         "max_clusters": 4,
         "assign_mode": "embeddings",

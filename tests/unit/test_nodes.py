@@ -24,7 +24,7 @@ def runtime(tmp_path: Path, backend: ScriptedBackend, config: Config) -> Runtime
 
 
 def test_propose_drops_near_copies_of_known_candidates(tmp_path: Path) -> None:
-    config = Config(home=tmp_path, goal="why", annotate_samples=False, use_cache=False)
+    config = Config(home=tmp_path, goal="why", view="semantic", annotate_samples=False, use_cache=False)
     known = Candidate(id="c1", name="Card payments", explanation="card payment declined refused", origin="x")
     backend = ScriptedBackend(
         [

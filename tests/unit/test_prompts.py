@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fakes import ScriptedBackend
-from golden_cases import CASES
+from golden_cases import CASES, RAW_CASES
 
 from agent.llm.helper import LLM
 from agent.llm.prompts import PromptLibrary
@@ -20,12 +20,14 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
 def render(name: str) -> str:
+    if name in RAW_CASES:
+        return PromptLibrary().render(name, RAW_CASES[name]) + "\n"
     variables, schema = CASES[name]
     messages = LLM(ScriptedBackend()).messages(name, variables, schema)
     return "\n\n".join(f"### {m['role']}\n{m['content']}" for m in messages) + "\n"
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted([*CASES, *RAW_CASES]))
 def test_rendered_prompt_matches_its_snapshot(name: str) -> None:
     path = GOLDEN / f"{name}.txt"
     text = render(name)
@@ -37,4 +39,4 @@ def test_rendered_prompt_matches_its_snapshot(name: str) -> None:
 
 def test_every_task_prompt_has_a_snapshot_case() -> None:
     shared = {"system", "answer_format", "retry"}
-    assert set(PromptLibrary().names()) - shared == set(CASES)
+    assert set(PromptLibrary().names()) - shared == {*CASES, *RAW_CASES}

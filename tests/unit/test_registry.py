@@ -6,7 +6,7 @@ import pytest
 
 from agent.config import BackendOptions
 from agent.llm import registry
-from agent.llm.backends import BackendError, LlamaCppBackend, OpenAICompatibleBackend, _strip_credentials
+from agent.llm.backends import BackendError, LlamaCppBackend, OpenAICompatibleBackend, strip_credentials
 from agent.llm.registry import make_chat_backend
 from tools.embedders import (
     EmbedderError,
@@ -50,7 +50,7 @@ def test_openai_compatible_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_credentials_never_reach_the_model_id() -> None:
-    assert _strip_credentials("http://user:pw@host:1/v1") == "http://host:1/v1"
+    assert strip_credentials("http://user:pw@host:1/v1") == "http://host:1/v1"
     backend = OpenAICompatibleBackend("https://u:pw@example.test/v1", "m")
     assert "pw" not in backend.model_id
 

@@ -28,6 +28,7 @@ def test_resume_needs_a_run_folder_and_start_refuses_to_overwrite(tmp_path: Path
     ids, texts, _ = corpus_of_topics(per_topic=4)
     config = Config(
         home=tmp_path / "home",
+        view="semantic",
         assign_mode="embeddings",
         spot_checks=0,
         annotate_samples=False,

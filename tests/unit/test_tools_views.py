@@ -1,0 +1,72 @@
+"""The pure tools behind the working space, on generated data with known structure."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tools.extend import extend_view, sample_rows
+from tools.metrics import hungarian_accuracy
+from tools.pairs import agreement, disagreeing_pairs
+from tools.prototypes import centre, outliers, seeded_prototypes
+
+
+def blobs(per: int = 30, k: int = 3, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(k, dim)) * 3
+    labels = np.repeat(np.arange(k), per)
+    return centre(centres[labels] + rng.normal(size=(k * per, dim))), labels
+
+
+def test_seeded_prototypes_recover_the_blobs_from_two_seeds_each() -> None:
+    vectors, labels = blobs()
+    seeds = [list(np.flatnonzero(labels == j)[:2]) for j in range(3)]
+    prototypes, found = seeded_prototypes(vectors, seeds)
+    assert prototypes.shape == (3, vectors.shape[1])
+    assert np.allclose(np.linalg.norm(prototypes, axis=1), 1.0, atol=1e-5)
+    assert hungarian_accuracy(labels.tolist(), found.tolist()) == 1.0
+    before = vectors.copy()
+    seeded_prototypes(vectors, seeds)
+    assert np.array_equal(before, vectors)  # inputs are not changed
+
+
+def test_seeds_stay_with_their_cluster_even_when_nearer_another() -> None:
+    vectors, labels = blobs()
+    stray = int(np.flatnonzero(labels == 1)[0])
+    _, found = seeded_prototypes(vectors, [[0, 1, stray], [31, 32], [61, 62]])
+    assert found[0] == 0 and (found[labels == 1] == 1).mean() > 0.9
+
+
+def test_outliers_are_the_documents_far_from_every_prototype() -> None:
+    vectors, labels = blobs()
+    far = np.vstack([vectors, -vectors[:3].mean(axis=0, keepdims=True)])
+    far = far / np.linalg.norm(far, axis=1, keepdims=True)
+    prototypes, _ = seeded_prototypes(far, [list(np.flatnonzero(labels == j)[:3]) for j in range(3)])
+    flagged = outliers(far @ prototypes.T)
+    assert flagged[-1] and flagged[:-1].mean() < 0.05
+
+
+def test_disagreeing_pairs_come_from_each_candidate_in_equal_numbers() -> None:
+    topic = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    language = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2])
+    pairs = disagreeing_pairs({"topic": topic, "language": language}, 4, random_state=0)
+    assert len(pairs) == 8 and len(set(pairs)) == 8
+    same_topic = [topic[a] == topic[b] for a, b in pairs]
+    assert sum(same_topic) == 4  # four pairs topic joins and language splits, four the other way
+    assert pairs == disagreeing_pairs({"topic": topic, "language": language}, 4, random_state=0)
+    said_by_language = [language[a] == language[b] for a, b in pairs]
+    assert agreement(language, pairs, said_by_language) == 1.0
+    assert agreement(topic, pairs, said_by_language) == 0.0
+    assert agreement(topic, pairs, [True] * 8) == agreement(language, pairs, [True] * 8) == 0.5
+
+
+def test_extend_view_predicts_the_unsampled_documents_from_cheap_features() -> None:
+    rng = np.random.default_rng(1)
+    words = ["alpha", "beta", "gamma"]
+    texts = [f"{words[i % 3]} {rng.integers(1000)} {words[i % 3]}" for i in range(90)]
+    semantic = centre(rng.normal(size=(90, 8)))  # noise: the texts' words carry the structure
+    truth = np.eye(3)[[i % 3 for i in range(90)]] * 5 + rng.normal(size=(90, 3)) * 0.1
+    rows = sample_rows(90, 30, seed=0)
+    out = extend_view(semantic, texts, rows, centre(truth[rows]))
+    assert out.shape[0] == 90 and np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    nearest = np.argmax(out @ out[rows].T, axis=1)  # each document's most similar sampled one
+    assert np.mean([rows[j] % 3 == i % 3 for i, j in enumerate(nearest)]) > 0.95

@@ -1,0 +1,73 @@
+"""Assignment by prototypes in a working space: each cluster is the mean of the documents it was
+proposed from (its seeds), refined over the corpus the way seeded k-means refines its centres.
+
+All vectors are L2-normalised rows; scores are cosine similarities to the prototypes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def centre(vectors: np.ndarray) -> np.ndarray:
+    """Rows minus their mean, L2-normalised: hidden states share a large common direction that
+    would otherwise dominate every cosine."""
+    return normalise(vectors - vectors.mean(axis=0, keepdims=True))
+
+
+def seeded_prototypes(
+    vectors: np.ndarray, seeds: Sequence[Sequence[int]], *, max_iter: int = 20
+) -> tuple[np.ndarray, np.ndarray]:
+    """Prototypes (k, d) and labels (n,) from ``seeds`` (k lists of row positions in ``vectors``).
+
+    Starts from each seed set's mean; then, as seeded k-means does, assigns every document to its
+    nearest prototype and moves each prototype to the mean of its documents, until nothing
+    changes. Seed documents stay with their own cluster (a seed shared by several clusters counts
+    for each), so a prototype cannot drift away from what it was proposed from.
+    """
+    k = len(seeds)
+    if k == 0:
+        return np.zeros((0, vectors.shape[1]), np.float32), np.full(len(vectors), -1)
+    if any(len(s) == 0 for s in seeds):
+        raise ValueError("every prototype needs at least one seed document")
+    prototypes = normalise(np.stack([vectors[list(s)].mean(axis=0) for s in seeds]))
+    labels = np.full(len(vectors), -1)
+    for _ in range(max_iter):
+        new = np.argmax(vectors @ prototypes.T, axis=1)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+        for j, rows in enumerate(seeds):
+            members = np.union1d(np.flatnonzero(labels == j), np.asarray(rows, dtype=int))
+            prototypes[j] = normalise(vectors[members].mean(axis=0, keepdims=True))[0]
+    return prototypes, labels
+
+
+def outliers(scores: np.ndarray, *, spread: float = 4.0) -> np.ndarray:
+    """(n,) bool: documents too far from every prototype to belong to their best cluster.
+
+    scores: (n, k) similarities. A document is an outlier when its best score lies more than
+    ``spread`` robust deviations (1.4826 x MAD) below the median best score of that cluster's
+    documents: a threshold in the space's own scale, which differs from space to space.
+    """
+    n, k = scores.shape
+    if k == 0:
+        return np.ones(n, dtype=bool)
+    best, top = scores.max(axis=1), scores.argmax(axis=1)
+    out = np.zeros(n, dtype=bool)
+    for j in range(k):
+        rows = top == j
+        if rows.sum() < 5:
+            continue
+        median = float(np.median(best[rows]))
+        deviation = 1.4826 * float(np.median(np.abs(best[rows] - median)))
+        out[rows] = best[rows] < median - spread * max(deviation, 1e-6)
+    return out
