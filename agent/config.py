@@ -37,6 +37,7 @@ class Config(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     home: Path = Field(DEFAULT_HOME, description="Cache for assembled models, embeddings and LLM answers.")
+    store: Path | None = Field(None, description="Folder of the embedding store (default: HOME/embeddings).")
     llm: str = Field("llamacpp", description="Chat model, as a registry string (see `goalcluster models`).")
     embedder: str = Field("minilm", description="Embedder, as a registry string.")
     backend: BackendOptions = Field(default_factory=BackendOptions, description="How the chat model runs.")
@@ -137,7 +138,7 @@ class Config(BaseModel):
     @property
     def store_path(self) -> Path:
         """Where the Chroma embedding store lives."""
-        return self.home / "embeddings"
+        return self.store or self.home / "embeddings"
 
     @property
     def cache_path(self) -> Path:

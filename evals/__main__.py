@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evals import discover, goalsteer, run, scale, table
+from evals import discover, goalsteer, run, scale, table, views
 
 
 def main() -> int:
@@ -16,6 +16,7 @@ def main() -> int:
     scale.add_parser(sub)
     discover.add_parser(sub)
     table.add_parser(sub)
+    views.add_parser(sub)
     args = parser.parse_args()
     return int(args.handler(args))
 

@@ -1,7 +1,11 @@
 """Does the goal steer the clustering? Run the agent once per goal of a multi-criteria dataset and
 score each run against every criterion's gold labels (NMI, ACC, ARI).
 
-    python -m evals goalsteer [--dataset syngoalex] [--n 96] [--llm llamacpp] [--out DIR]
+    python -m evals goalsteer [--dataset syngoalex] [--n 96] [--views auto,semantic] [--llm M] [--out DIR]
+
+Each goal runs once per ``--views`` entry (``auto``: the default, the agent chooses its working
+space; ``semantic``: the behaviour before goal views), each with a fresh embedding store, so the
+two are measured side by side in one run.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -29,9 +34,11 @@ FIGURES = (
 )
 
 
-def run_goal(full: LabeledSet, criterion: str, args: argparse.Namespace) -> dict[str, Any]:
+def run_goal(full: LabeledSet, criterion: str, view: str, args: argparse.Namespace) -> dict[str, Any]:
     data = stratified(full, criterion, args.n, args.seed)
     dataset = full.name
+    out = args.out / f"{dataset}-{criterion}-{view}-{args.seed}"
+    shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
     result = goalcluster.cluster(
         data.texts,
@@ -39,17 +46,22 @@ def run_goal(full: LabeledSet, criterion: str, args: argparse.Namespace) -> dict
         goal=data.goals[criterion],
         llm=args.llm,
         name=f"{dataset}-{args.n}",
-        out=args.out / f"{dataset}-{criterion}-{args.seed}",
+        out=out,
         quiet=not args.verbose,
         seed=args.seed,
         max_clusters=args.max_clusters,
         max_iterations=args.max_iterations,
+        view=view,
+        store=out / "store",
+        use_cache=False,
     )
     seconds = time.perf_counter() - started
     predicted = result.labels()
     return {
         "dataset": dataset,
         "goal_criterion": criterion,
+        "view": view,
+        "space": result.metrics["view"],
         "n": len(data.ids),
         **{key: result.metrics[key] for key in FIGURES},
         "seconds": round(seconds, 1),
@@ -62,15 +74,18 @@ def run_goal(full: LabeledSet, criterion: str, args: argparse.Namespace) -> dict
 
 def table(rows: list[dict[str, Any]]) -> str:
     criteria = sorted({c for row in rows for c in row["against"]})
-    head = ["goal", "n", "coverage", "overlap", "k", "LLM calls", "seconds"]
+    head = ["goal", "view", "space", "n", "coverage", "overlap", "k", "LLM calls", "seconds"]
     head += [f"NMI/ACC vs {c}" for c in criteria] + ["own goal wins?"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         scores = row["against"]
         own = scores[row["goal_criterion"]]["nmi"]
         wins = all(own > scores[c]["nmi"] for c in criteria if c != row["goal_criterion"])
+        space = row["space"]
         cells = [
             row["goal_criterion"],
+            row["view"],
+            f"goal ({space['aspect']})" if space["kind"] == "goal" else "semantic",
             row["n"],
             f"{row['coverage']:.2f}",
             f"{row['overlap']:.2f}",
@@ -95,10 +110,12 @@ def main(args: argparse.Namespace) -> int:
         raise SystemExit(
             f"{args.dataset} has no goal for {', '.join(unknown)}; its goals: {', '.join(goals)}"
         )
+    views = [v.strip() for v in args.views.split(",") if v.strip()]
     for criterion in wanted:
-        print(f"== {args.dataset}: goal '{criterion}'", flush=True)
-        rows.append(run_goal(full, criterion, args))
-        print(table(rows[-1:]), flush=True)
+        for view in views:
+            print(f"== {args.dataset}: goal '{criterion}', view {view}", flush=True)
+            rows.append(run_goal(full, criterion, view, args))
+            print(table(rows[-1:]), flush=True)
     report = {
         "dataset": args.dataset,
         "llm": args.llm,
@@ -121,6 +138,11 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--goals", help="comma-separated criteria to run (default: every goal)")
     parser.add_argument("--n", type=int, default=96, help="stratified sample size per goal (default 96)")
     parser.add_argument("--llm", default="llamacpp")
+    parser.add_argument(
+        "--views",
+        default="auto,semantic",
+        help="views to run each goal in, side by side: auto, goal, semantic (default %(default)s)",
+    )
     parser.add_argument("--max-clusters", type=int, default=6)
     parser.add_argument("--max-iterations", type=int, default=3)
     parser.add_argument("--verbose", action="store_true", help="show the agent's progress")

@@ -43,6 +43,7 @@ METHODS: dict[str, Callable[[Task], Outcome]] = {
     "hdbscan": baselines.hdbscan,
     "bertopic": baselines.bertopic,
     "goalcluster": llm_methods.goalcluster_default,
+    "goalcluster-semantic": llm_methods.goalcluster_semantic,
     "goalex": llm_methods.goalex,
     "llm-classify": llm_methods.llm_classify,
 }

@@ -54,7 +54,8 @@ def results_table(rows: Sequence[dict[str, Any]]) -> str:
             lines.append(f"| {dataset} | {criterion} | {method} | failed: {runs[0]['error'][:120]} |")
             continue
         lines.append("| " + " | ".join(_cells(dataset, criterion, method, mean_over_seeds(done))) + " |")
-    return "\n".join(lines) + "\n\n" + means_table(rows)
+    spaces = views_table(rows)
+    return "\n".join(lines) + "\n\n" + means_table(rows) + (f"\n\n{spaces}" if spaces else "")
 
 
 def means_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -75,6 +76,25 @@ def means_table(rows: Sequence[dict[str, Any]]) -> str:
             f"| {m['seconds_per_1k_docs']:.0f} |"
         )
     return "\n".join(lines)
+
+
+def views_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The working space each goalcluster run chose, and the pair answers that chose it."""
+    lines = [
+        "| dataset | goal | method | seed | aspect | space | chosen by | pairs agreeing: semantic / goal |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        view = (row.get("details") or {}).get("view")
+        if not view or "error" in row:
+            continue
+        agree = view.get("agreement") or {}
+        shares = f"{agree['semantic']:.2f} / {agree['goal']:.2f} of {view['pairs']}" if agree else "-"
+        lines.append(
+            f"| {row['dataset']} | {row['criterion']} | {row['method']} | {row['seed']} "
+            f"| {view['aspect'] or '-'} | {view['kind']} | {view['chosen_by']} | {shares} |"
+        )
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def _groups(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:

@@ -156,6 +156,34 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         default=_default(Config, "cluster_method"),
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    _view_args(parser)
+
+
+def _view_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--view",
+        choices=["auto", "goal", "semantic"],
+        default=_default(Config, "view"),
+        help="the space the agent works in: the goal view (the chat model's hidden states under the goal's "
+        "aspect), the semantic view (the sentence embedder's, the behaviour before goal views), or 'auto': "
+        "whichever the LLM's answers on pairs of texts agree with (default %(default)s)",
+    )
+    parser.add_argument(
+        "--aspect", default="", help="the property the goal groups by (default: the LLM names it)"
+    )
+    parser.add_argument(
+        "--view-model", help="model for the goal view's hidden states, as for --llm (default: the chat model)"
+    )
+    parser.add_argument(
+        "--goal-view-sample",
+        type=int,
+        help="compute the goal view on this many documents, extend it to the rest (large corpora on a CPU)",
+    )
+    parser.add_argument(
+        "--assign-by",
+        choices=["prototypes", "explanations"],
+        help="how documents join clusters (default: prototypes; explanations with --view semantic)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,7 +294,13 @@ def config_from(args: argparse.Namespace) -> Config:
             seed=args.seed,
             assign_mode=args.assign_mode,
             cluster_method=args.cluster_method,
+            view=args.view,
+            aspect=args.aspect,
+            view_model=args.view_model,
+            goal_view_sample=args.goal_view_sample,
         )
+        if args.assign_by:
+            values["assign_by"] = args.assign_by
     return Config.model_validate(values)
 
 
