@@ -136,6 +136,11 @@ class Config(BaseModel):
         return data
 
     @property
+    def goal_text(self) -> str:
+        """The goal as prompts state it; without one, cluster by what the texts are about."""
+        return self.goal or "Group the texts by what they are about (their topic)."
+
+    @property
     def store_path(self) -> Path:
         """Where the Chroma embedding store lives."""
         return self.store or self.home / "embeddings"

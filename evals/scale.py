@@ -7,7 +7,10 @@ sentences built from their gold label names, so the assign and select stages see
 candidates as a run would. Embedding goes through a fresh store per size, so every text is
 embedded (the cost a first run pays). Prints seconds and peak memory per stage at each size and
 the fitted growth exponent (time ~ N^b). With ``--llm-sizes`` it also runs the whole agent (default
-configuration, no answer cache) at those N and reports its LLM calls per document.
+configuration, no answer cache, a fresh store: the goal view is computed in the run) at those N and
+reports its LLM calls per document and its seconds per 1,000 documents, the goal view included.
+With ``--goal-view-sample S`` the goal view is computed on S documents and extended to the rest;
+its quality lost is then measured on held-out documents whose full goal view is computed too.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import Any
 import numpy as np
 
 import goalcluster
+from agent.state import ViewChoice
+from agent.workspace import open_workspace
 from evals.data import load_set
 from evals.output import add_common_args, publish
 from tools.assign import assign, plausible, similarity
@@ -31,6 +36,9 @@ from tools.cluster import micro_cluster_count, partition
 from tools.corpus import load_corpus
 from tools.embed import embed_corpus
 from tools.embedders import make_embedder
+from tools.extend import sample_rows
+from tools.metrics import agreement
+from tools.prototypes import centre
 from tools.select import select_clusters
 from tools.store import EmbeddingStore
 
@@ -96,10 +104,11 @@ def growth_exponent(rows: list[dict[str, Any]], key: str) -> float:
     return float(np.polyfit(n, t, 1)[0])
 
 
-def measure_llm(n: int, texts: list[str], args: argparse.Namespace) -> dict[str, Any]:
+def measure_llm(n: int, texts: list[str], labels: list[str], args: argparse.Namespace) -> dict[str, Any]:
     """The agent's LLM calls and time on ``n`` pooled texts (goal: what the texts are about)."""
     pick = np.random.default_rng(args.seed).choice(len(texts), size=n, replace=False)
     with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
         result = goalcluster.cluster(
             [texts[i] for i in pick],
             llm=args.llm,
@@ -107,7 +116,14 @@ def measure_llm(n: int, texts: list[str], args: argparse.Namespace) -> dict[str,
             seed=args.seed,
             use_cache=False,
             quiet=not args.verbose,
+            view=args.view,
+            goal_view_sample=args.goal_view_sample,
+            store=Path(folder) / "store",
         )
+        seconds = time.perf_counter() - started
+        view = result.metrics["view"]
+        truth = [labels[i] for i in pick]
+        lost = extension_quality(Path(folder), ViewChoice(**view), truth, args) if view["sampled"] else None
     m = result.metrics
     return {
         "n": n,
@@ -115,22 +131,81 @@ def measure_llm(n: int, texts: list[str], args: argparse.Namespace) -> dict[str,
         "llm_calls_per_doc": round(m["llm_calls"] / n, 3),
         "prompt_tokens": m["prompt_tokens"],
         "completion_tokens": m["completion_tokens"],
-        "seconds": m["seconds"],
+        "seconds": round(seconds, 1),
+        "seconds_per_1k_docs": round(seconds / n * 1000, 1),
+        "stage_seconds": m["stage_seconds"],
+        "view": view,
+        "extension_quality": lost,
         "iterations": m["iterations"],
         "stop_reason": m["stop_reason"],
     }
 
 
+def extension_quality(
+    run_dir: Path, view: ViewChoice, gold: list[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    """How much an extended goal view loses against the full one, on ``args.held_out`` documents
+    outside the sample: their full goal view is computed here and both are clustered (k-means, k =
+    their gold labels, at most 20) and scored against the gold labels and each other."""
+    ws = open_workspace(str(run_dir), quiet=True)
+    goal = ws.config.goal_text
+    extended = ws.space(view, goal)
+    sampled = set(sample_rows(len(ws.ids), view.sampled or 0, ws.config.seed))
+    rest = [i for i in range(len(ws.ids)) if i not in sampled]
+    held = sorted(
+        int(i) for i in np.random.default_rng(args.seed).choice(rest, min(args.held_out, len(rest)), False)
+    )
+    started = time.perf_counter()
+    full = centre(ws.goal_vectors(view.aspect, goal, held))
+    seconds = (time.perf_counter() - started) / max(1, len(held))
+    truth = [gold[i] for i in held]
+    k = min(20, len(set(truth)))
+    found = {
+        name: partition(vectors, n_clusters=k, random_state=args.seed).tolist()
+        for name, vectors in (("full", full), ("extended", extended[held]))
+    }
+    return {
+        "held_out": len(held),
+        "k": k,
+        "full_vs_gold": agreement(truth, found["full"]),
+        "extended_vs_gold": agreement(truth, found["extended"]),
+        "extended_vs_full_nmi": agreement(found["full"], found["extended"])["nmi"],
+        "full_view_s_per_doc": round(seconds, 3),
+    }
+
+
 def llm_table(rows: list[dict[str, Any]]) -> str:
+    head = "| N | space | LLM calls | calls per doc | tokens | view s | seconds | s per 1k docs | rounds | stop |"  # noqa: E501
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        tokens = row["prompt_tokens"] + row["completion_tokens"]
+        view = row["view"]
+        space = f"goal ({view['aspect']})" if view["kind"] == "goal" else "semantic"
+        if view.get("sampled"):
+            space += f", sampled {view['sampled']}"
+        lines.append(
+            f"| {row['n']} | {space} | {row['llm_calls']} | {row['llm_calls_per_doc']} | {tokens} "
+            f"| {row['stage_seconds'].get('view', 0)} | {row['seconds']} | {row['seconds_per_1k_docs']} "
+            f"| {row['iterations']} | {row['stop_reason']} |"
+        )
+    extended = [row for row in rows if row.get("extension_quality")]
+    return "\n".join(lines) + (f"\n\n{extension_table(extended)}" if extended else "")
+
+
+def extension_table(rows: list[dict[str, Any]]) -> str:
+    """What the extended goal view loses against the full one, on held-out documents."""
     lines = [
-        "| N | LLM calls | calls per doc | tokens | seconds | rounds | stop |",
+        "| N | sample | held-out | NMI / ACC vs gold: full view | extended view | NMI extended vs full "
+        "| full view s per doc |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        tokens = row["prompt_tokens"] + row["completion_tokens"]
+        q = row["extension_quality"]
+        full, ext = q["full_vs_gold"], q["extended_vs_gold"]
         lines.append(
-            f"| {row['n']} | {row['llm_calls']} | {row['llm_calls_per_doc']} | {tokens} | {row['seconds']} "
-            f"| {row['iterations']} | {row['stop_reason']} |"
+            f"| {row['n']} | {row['view']['sampled']} | {q['held_out']} "
+            f"| {full['nmi']:.3f} / {full['acc']:.3f} | {ext['nmi']:.3f} / {ext['acc']:.3f} "
+            f"| {q['extended_vs_full_nmi']:.3f} | {q['full_view_s_per_doc']} |"
         )
     return "\n".join(lines)
 
@@ -156,7 +231,7 @@ def main(args: argparse.Namespace) -> int:
     llm_rows = []
     for n in (int(size) for size in args.llm_sizes.split(",") if size.strip()):
         print(f"agent with {args.llm} on N={n} ...", flush=True)
-        llm_rows.append(measure_llm(n, texts, args))
+        llm_rows.append(measure_llm(n, texts, labels, args))
         print(llm_table(llm_rows[-1:]), flush=True)
     if llm_rows:
         tables.append(f"The agent's LLM path ({args.llm}):\n\n" + llm_table(llm_rows))
@@ -190,5 +265,18 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--llm-sizes", default="", help="N at which to run the agent and count LLM calls")
     parser.add_argument("--llm", default="llamacpp", help="chat model for --llm-sizes")
+    parser.add_argument(
+        "--view",
+        default="auto",
+        choices=["auto", "goal", "semantic"],
+        help="the agent's --view (default auto)",
+    )
+    parser.add_argument("--goal-view-sample", type=int, help="the agent's --goal-view-sample")
+    parser.add_argument(
+        "--held-out",
+        type=int,
+        default=300,
+        help="documents the extended goal view is checked on (default 300)",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the agent's progress")
     parser.set_defaults(handler=main)

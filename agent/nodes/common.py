@@ -41,7 +41,7 @@ def timed(stage: str) -> Callable[[Node], Node]:
 
 def goal_text(state: RunState) -> str:
     """The goal as prompts state it; without one, cluster by what the texts are about."""
-    return state.config.goal or "Group the texts by what they are about (their topic)."
+    return state.config.goal_text
 
 
 def space(state: RunState, ws: Workspace) -> np.ndarray:

@@ -68,8 +68,11 @@ def test_scale_times_every_stage_and_counts_the_agents_calls(
     def fake_cluster(texts: list[str], **kwargs: object) -> ClusteringResult:
         asked.append(len(texts))
         assert kwargs["use_cache"] is False  # cached answers would hide calls
+        assert kwargs["store"] != kwargs.get("home")  # a fresh store: the goal view is computed in the run
+        view = {"kind": "goal", "aspect": "topic", "chosen_by": "pairs", "sampled": None}
         metrics = {"llm_calls": 10 + len(texts) // 4, "prompt_tokens": 100, "completion_tokens": 20,
-                   "seconds": 1.5, "iterations": 2, "stop_reason": "goals_met"}  # fmt: skip
+                   "seconds": 1.5, "iterations": 2, "stop_reason": "goals_met", "view": view,
+                   "stage_seconds": {"view": 0.5}}  # fmt: skip
         return ClusteringResult(run_dir="x", clusters=[], assignments=[], metrics=metrics)
 
     monkeypatch.setattr(scale, "POOL", ("toy",))
@@ -77,7 +80,8 @@ def test_scale_times_every_stage_and_counts_the_agents_calls(
     monkeypatch.setattr(scale.goalcluster, "cluster", fake_cluster)
     args = argparse.Namespace(
         data_dir=str(make_set(tmp_path / "data")), sizes="8,16", llm_sizes="8,20", llm="fake",
-        embedder="fake", seed=0, out=tmp_path / "out", verbose=False,
+        embedder="fake", seed=0, out=tmp_path / "out", verbose=False, view="auto", goal_view_sample=None,
+        held_out=300,
     )  # fmt: skip
     assert scale.main(args) == 0
     figures = json.loads((tmp_path / "out" / "scale.json").read_text())
@@ -85,7 +89,7 @@ def test_scale_times_every_stage_and_counts_the_agents_calls(
     assert set(figures["rows"][0]["seconds"]) == {"load", "embed", "cluster", "assign", "select"}
     assert set(figures["exponents"]) == {"load", "embed", "cluster", "assign", "select", "total"}
     assert [row["llm_calls_per_doc"] for row in figures["llm_rows"]] == [1.5, 0.75]
-    assert "| 20 | 15 | 0.75 | 120 | 1.5 | 2 | goals_met |" in capsys.readouterr().out
+    assert "| 20 | goal (topic) | 15 | 0.75 | 120 | 0.5 |" in capsys.readouterr().out
 
 
 def test_discover_eval_scores_each_dataset_and_writes_its_figures(
