@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.schemas import ClusterDescription, Proposal
+from agent.schemas import ClusterDescription
 from goalcluster.chat.actions import (
     ClusterBy,
     Describe,
@@ -28,7 +28,9 @@ from goalcluster.chat.state import ChatCluster, ChatState
 from goalcluster.criteria import discover as find_criteria
 from goalcluster.report import write_reports
 from goalcluster.runner import start_run
+from tools.cluster import partition
 from tools.corpus import Corpus
+from tools.sample import nearest_to_centres
 
 Reply = tuple[dict[str, Any], str]
 SAMPLE = 16
@@ -121,35 +123,30 @@ def merge(action: Merge, state: ChatState, session: ChatSession) -> Reply:
 
 
 def split(action: Split, state: ChatState, session: ChatSession) -> Reply:
+    """Cut the cluster in two in the run's working space; the LLM describes each part."""
     ws, cluster = session.ws, find(state, action.cluster)
     if len(cluster.members) < 4:
         raise ChatError(f"{cluster.id} has {len(cluster.members)} documents: too few to split")
-    rows = [session.position(d) for d in cluster.members]
-    shown = sorted(np.random.default_rng(0).choice(rows, size=min(SAMPLE, len(rows)), replace=False).tolist())
-    variables = {
-        "goal": state.goal or "group the texts by topic",
-        "mode": "split",
-        "clusters": [cluster.model_dump(include={"name", "explanation"})],
-        "texts": ws.prompt_texts(shown),
-        "reason": "the user asked to split it",
-    }
-    parts = ws.llm.generate("refine", variables, Proposal).clusters
-    if len(parts) < 2:
-        raise ChatError(
-            f"the model proposed only one cluster for {cluster.id}; try /describe or /move instead"
+    rows = np.asarray([session.position(d) for d in cluster.members])
+    vectors, view = session.space(state.run_dir)
+    halves = partition(vectors[rows], n_clusters=2, random_state=ws.config.seed)
+    clusters, new_ids, next_id = [c for c in _copy(state) if c.id != cluster.id], [], state.next_id
+    for part in (0, 1):
+        members = rows[halves == part]
+        central = nearest_to_centres(vectors[members], np.zeros(len(members), dtype=int), SAMPLE // 2)
+        variables = {
+            "goal": state.goal or ws.config.goal_text,
+            "aspect": view.aspect if view else "",
+            "texts": ws.prompt_texts([int(members[i]) for i in central]),
+            "others": [c.model_dump(include={"name", "explanation"}) for c in clusters],
+        }
+        described = ws.llm.generate("describe_group", variables, ClusterDescription)
+        cid, next_id = new_id(state.model_copy(update={"next_id": next_id}), clusters)
+        ids = [ws.ids[int(i)] for i in members]
+        clusters.append(
+            ChatCluster(id=cid, name=described.name, explanation=described.explanation, members=ids)
         )
-    vectors = session.vectors()[rows]
-    best = np.argmax(vectors @ ws.embed_explanations([p.explanation for p in parts]).T, axis=1)
-    clusters, new_ids, next_id = _copy(state), [], state.next_id
-    clusters = [c for c in clusters if c.id != cluster.id]
-    for j, part in enumerate(parts):
-        members = [cluster.members[i] for i in np.flatnonzero(best == j)]
-        if members:
-            cid, next_id = new_id(state.model_copy(update={"next_id": next_id}), clusters)
-            clusters.append(
-                ChatCluster(id=cid, name=part.name, explanation=part.explanation, members=members)
-            )
-            new_ids.append(cid)
+        new_ids.append(cid)
     placed = {d: c.id for c in clusters if c.id in new_ids for d in c.members}
     pinned = {d: (placed.get(d, p) if p == cluster.id else p) for d, p in state.pinned.items()}
     edit = f"split {cluster.id} into {', '.join(new_ids)}"

@@ -3,6 +3,7 @@ share, so several threads explore different goals on the same corpus and embeddi
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 from agent.config import Config
 from agent.llm.backends import ChatBackend
 from agent.llm.hidden import HiddenStates
+from agent.state import ViewChoice
 from agent.workspace import RUN_FILE, Workspace, build_workspace, read_run_files, write_run_files
 from tools.corpus import CorpusError, load_corpus
 from tools.embed import embed_corpus
@@ -65,6 +67,15 @@ class ChatSession:
             ws.set_vectors(vectors)
             self._embedded = True
         return ws.vectors()
+
+    def space(self, run_dir: str) -> tuple[np.ndarray, ViewChoice | None]:
+        """The working space of the agent run at ``run_dir`` (the semantic view when there is none,
+        or the run predates goal views), and the view it is."""
+        metrics = Path(run_dir) / "metrics.json" if run_dir else None
+        view = json.loads(metrics.read_text()).get("view") if metrics and metrics.exists() else None
+        choice = ViewChoice.model_validate(view) if view else None
+        self.vectors()
+        return self.ws.space(choice, self.config.goal_text), choice
 
 
 def open_session(

@@ -13,6 +13,7 @@ from goalcluster.chat.actions import COMMANDS, Search, ShowCluster, Summarize, W
 from goalcluster.chat.clustering import find
 from goalcluster.chat.session import ChatSession
 from goalcluster.chat.state import ChatState
+from tools.prototypes import normalise
 from tools.text import clip
 
 SHOWN = 10
@@ -90,13 +91,18 @@ def why(action: Why, state: ChatState, session: ChatSession) -> Reply:
     lines.append("In: " + (", ".join(f"{c.id} ({c.name})" for c in inside) or "no cluster"))
     if doc_id in state.pinned:
         lines.append(f"Pinned by you to {state.pinned[doc_id]}.")
-    if state.clusters:
-        vectors = session.vectors()
-        scores = ws.embed_explanations([c.explanation for c in state.clusters]) @ vectors[row]
+    filled = [c for c in state.clusters if c.members]
+    if filled:
+        vectors, view = session.space(state.run_dir)
+        centres = normalise(
+            np.stack([vectors[[session.position(d) for d in c.members]].mean(0) for c in filled])
+        )
+        scores = centres @ vectors[row]
         ranked = np.argsort(-scores)[:3]
+        where = view.describe().split(";")[0] if view else "the semantic view"
         lines.append(
-            "Embedding similarity to the explanations: "
-            + ", ".join(f"{state.clusters[j].id} {scores[j]:.3f}" for j in ranked)
+            f"Similarity to the clusters' centres in {where}: "
+            + ", ".join(f"{filled[j].id} {scores[j]:.3f}" for j in ranked)
         )
     if state.run_dir:
         lines += _run_evidence(Path(state.run_dir), doc_id, clip(ws.texts[row], ws.config.prompt_chars))

@@ -29,13 +29,6 @@ from goalcluster.chat.graph import Chat
 from goalcluster.chat.session import ChatError, ChatSession, open_session
 from goalcluster.chat.terminal import run_chat
 
-SPLIT = {
-    "clusters": [
-        {"name": "Cards", "explanation": "card payment declined refused"},
-        {"name": "Parcels", "explanation": "parcel delivery late arrived"},
-    ]
-}
-
 
 def test_slash_commands_parse_to_typed_actions() -> None:
     assert parse_command("/cluster by why they wrote") == ClusterBy(goal="by why they wrote")
@@ -76,8 +69,9 @@ class Scripted:
         text = messages[1]["content"]
         if "The user now says:" in text:
             return self.actions.pop(0)
-        if "Split it into 2 to 4" in text:
-            return SPLIT
+        if "These texts were grouped together" in text:  # a split part, named after its first text's topic
+            topic = text.split("1. ")[1].split("\n")[0].split()[-3]  # "<phrase> <topic> number <i>"
+            return {"name": f"{topic.capitalize()}s", "explanation": f"The text is about a {topic}."}
         if "Summarize what these texts are about" in text:
             return {"summary": "People write about card payments."}
         if "criteria by which THESE texts differ" in text:
@@ -152,7 +146,7 @@ def test_every_action_through_the_chat_graph(chat_setup: Any) -> None:
     assert all("card-2" not in c.members for c in state.clusters) and state.coverage == 1.0
 
     why = chat.send("/why card-0").reply
-    assert f"In: {password} (Password login)" in why and "Embedding similarity" in why
+    assert f"In: {password} (Password login)" in why and "Similarity to the clusters' centres in the semantic view" in why
     assert "In the run: decided by" in why
     assert "parcel-" in chat.send("/search where is my parcel").reply
     assert "8 documents contain 'parcel'" in chat.send("/find parcel").reply
