@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from agent.state import ViewChoice
 from agent.workspace import read_run_files
 from tools.corpus import CorpusError, load_corpus
 from tools.metrics import agreement, first_labels
+from tools.prototypes import centre
 from tools.store import EmbeddingStore
 
 GOLD_FILE = "gold.jsonl"
@@ -61,6 +63,8 @@ class ReportData:
     points: list[tuple[float, float, int, str]] = field(default_factory=list)
     map_note: str = ""
     gold: Gold | None = None
+    space: str = ""
+    """The working space in words, with what chose it ('' for runs from before goal views)."""
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -109,7 +113,10 @@ def load_report(run_dir: Path, gold_path: Path | None = None) -> ReportData:
         unassigned=[(ids[i], texts[i]) for i in np.flatnonzero(~members.any(axis=1))],
         shared=(members.T.astype(int) @ members.astype(int)).tolist(),
     )
-    _add_map(data, members, config.store_path, metrics.get("embedder", config.embedder), ids, texts)
+    view = metrics.get("view") or {}
+    data.space = ViewChoice.model_validate(view).describe() if view else ""
+    space = view.get("identity") if view.get("kind") == "goal" and not view.get("sampled") else None
+    _add_map(data, members, config.store_path, space or metrics.get("embedder", config.embedder), ids, texts)
     gold_path = gold_path or (run_dir / GOLD_FILE if (run_dir / GOLD_FILE).exists() else None)
     if gold_path is not None:
         data.gold = _gold(gold_path, ids, members, [c.name for c in clusters])
@@ -119,9 +126,10 @@ def load_report(run_dir: Path, gold_path: Path | None = None) -> ReportData:
 def _add_map(
     data: ReportData, members: np.ndarray, store_path: Path, embedder: str, ids: list[str], texts: list[str]
 ) -> None:
-    """Project the run's stored vectors to 2-D (PCA); say why when they are not there."""
+    """Project the run's stored vectors (of its working space where they are stored: the semantic
+    view or the full goal view) to 2-D (PCA); say why when they are not there."""
     try:
-        vectors = EmbeddingStore(store_path, data.corpus, embedder).get(ids)
+        vectors = centre(EmbeddingStore(store_path, data.corpus, embedder).get(ids))
     except Exception as error:  # noqa: BLE001 - the map is optional; the report says why it is missing
         data.map_note = f"No map: the run's vectors are not in {store_path} ({error})."
         return

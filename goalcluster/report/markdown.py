@@ -41,7 +41,7 @@ def render_markdown(data: ReportData) -> str:
         f"{md(str(m['stop_reason']).replace('_', ' '))} after {m['iterations']} round(s). "
         f"LLM: {m['llm_calls']} calls, {m['prompt_tokens']} prompt + {m['completion_tokens']} completion "
         f"tokens; {m['seconds']:.1f} s. Chat model {md(m['llm'])}, embedder {md(m['embedder'])}, "
-        f"assignment {md(m['assign_mode'])}.",
+        f"assignment {md(m['assign_mode'])}." + (f" Working space: {md(data.space)}." if data.space else ""),
         "",
         "## Clusters",
         "",
