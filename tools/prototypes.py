@@ -49,25 +49,3 @@ def seeded_prototypes(
             members = np.union1d(np.flatnonzero(labels == j), np.asarray(rows, dtype=int))
             prototypes[j] = normalise(vectors[members].mean(axis=0, keepdims=True))[0]
     return prototypes, labels
-
-
-def outliers(scores: np.ndarray, *, spread: float = 4.0) -> np.ndarray:
-    """(n,) bool: documents too far from every prototype to belong to their best cluster.
-
-    scores: (n, k) similarities. A document is an outlier when its best score lies more than
-    ``spread`` robust deviations (1.4826 x MAD) below the median best score of that cluster's
-    documents: a threshold in the space's own scale, which differs from space to space.
-    """
-    n, k = scores.shape
-    if k == 0:
-        return np.ones(n, dtype=bool)
-    best, top = scores.max(axis=1), scores.argmax(axis=1)
-    out = np.zeros(n, dtype=bool)
-    for j in range(k):
-        rows = top == j
-        if rows.sum() < 5:
-            continue
-        median = float(np.median(best[rows]))
-        deviation = 1.4826 * float(np.median(np.abs(best[rows] - median)))
-        out[rows] = best[rows] < median - spread * max(deviation, 1e-6)
-    return out

@@ -73,5 +73,5 @@ def candidate_scores(state: RunState, ws: Workspace, candidates: list[Candidate]
 
 def floor(state: RunState) -> float:
     """The least score a membership needs: explanations' similarities have an absolute scale;
-    prototypes' do not, so outliers are found per cluster instead (tools.prototypes.outliers)."""
+    prototypes' do not (each document joins its nearest prototype)."""
     return -np.inf if by_prototypes(state) else state.config.min_similarity

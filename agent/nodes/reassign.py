@@ -1,6 +1,6 @@
 """Assign every document among the chosen clusters: the LLM's choices stand where it chose a
-cluster that was selected (or none); the working space decides the rest (by prototypes, documents
-far from every prototype of the chosen clusters stay unassigned)."""
+cluster that was selected (or none); the working space decides the rest (by prototypes, each document
+joins its nearest prototype: only the LLM leaves a document out)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from typing import Any
 import numpy as np
 from langgraph.runtime import Runtime
 
-from agent.nodes.common import by_prototypes, candidate_scores, floor, timed, workspace
+from agent.nodes.common import candidate_scores, floor, timed, workspace
 from agent.state import Candidate, RunState
 from agent.workspace import RunContext
 from tools.assign import Assignment, assign, with_decisions
-from tools.prototypes import outliers
 
 
 @timed("reassign")
@@ -22,8 +21,6 @@ def reassign(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     chosen = [c for c in state.candidates if c.id in set(state.selected)]
     scores = candidate_scores(state, ws, chosen)
     result = assign(scores, min_similarity=floor(state), overlap_margin=config.overlap_margin)
-    if by_prototypes(state):
-        result = with_decisions(result, {int(row): -1 for row in np.flatnonzero(outliers(scores))})
     if state.pair_decided_by != "embeddings":  # GoalEx mode: the LLM's pair judgements stand
         result = _from_pairs(state, chosen, result)
         decided_by = ["llm"] * state.n_docs

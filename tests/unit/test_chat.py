@@ -146,7 +146,10 @@ def test_every_action_through_the_chat_graph(chat_setup: Any) -> None:
     assert all("card-2" not in c.members for c in state.clusters) and state.coverage == 1.0
 
     why = chat.send("/why card-0").reply
-    assert f"In: {password} (Password login)" in why and "Similarity to the clusters' centres in the semantic view" in why
+    assert (
+        f"In: {password} (Password login)" in why
+        and "Similarity to the clusters' centres in the semantic view" in why
+    )
     assert "In the run: decided by" in why
     assert "parcel-" in chat.send("/search where is my parcel").reply
     assert "8 documents contain 'parcel'" in chat.send("/find parcel").reply

@@ -7,7 +7,7 @@ import numpy as np
 from tools.extend import extend_view, sample_rows
 from tools.metrics import hungarian_accuracy
 from tools.pairs import agreement, disagreeing_pairs
-from tools.prototypes import centre, outliers, seeded_prototypes
+from tools.prototypes import centre, seeded_prototypes
 
 
 def blobs(per: int = 30, k: int = 3, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -34,15 +34,6 @@ def test_seeds_stay_with_their_cluster_even_when_nearer_another() -> None:
     stray = int(np.flatnonzero(labels == 1)[0])
     _, found = seeded_prototypes(vectors, [[0, 1, stray], [31, 32], [61, 62]])
     assert found[0] == 0 and (found[labels == 1] == 1).mean() > 0.9
-
-
-def test_outliers_are_the_documents_far_from_every_prototype() -> None:
-    vectors, labels = blobs()
-    far = np.vstack([vectors, -vectors[:3].mean(axis=0, keepdims=True)])
-    far = far / np.linalg.norm(far, axis=1, keepdims=True)
-    prototypes, _ = seeded_prototypes(far, [list(np.flatnonzero(labels == j)[:3]) for j in range(3)])
-    flagged = outliers(far @ prototypes.T)
-    assert flagged[-1] and flagged[:-1].mean() < 0.05
 
 
 def test_disagreeing_pairs_come_from_each_candidate_in_equal_numbers() -> None:
