@@ -14,6 +14,7 @@ Nothing is loaded before the first call.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,9 +40,13 @@ class HiddenStates(Protocol):
 class LlamaCppHiddenStates:
     """A GGUF run in-process by llama-cpp-python in embedding mode, loaded on the first call.
 
-    Prompts are tokenized with their special tokens (the chat template's markers), one prompt per
-    forward pass: on a CPU, packing several prompts into one pass was measured no faster.
+    Prompts are tokenized as llama.cpp's own embeddings endpoint does (the chat markers in the
+    prompt file as plain text: the form the goal view was measured in), so the in-process and the
+    ``llama_cpp.server`` goal views are the same vectors. On a CPU one prompt goes per forward pass
+    (packing several was measured slower); with layers on a GPU, up to ``GPU_BATCH`` share one.
     """
+
+    GPU_BATCH = 16
 
     def __init__(
         self,
@@ -63,15 +68,20 @@ class LlamaCppHiddenStates:
     def model_id(self) -> str:
         return self._model_id
 
+    @property
+    def per_pass(self) -> int:
+        return 1 if self.n_gpu_layers == 0 else self.GPU_BATCH
+
     def _load(self) -> Any:
         if self._llama is None:
             import llama_cpp
 
             self._llama = llama_cpp.Llama(
                 model_path=str(self.locate()),
-                n_ctx=self.n_ctx,
-                n_batch=self.n_ctx,
+                n_ctx=self.n_ctx * self.per_pass,
+                n_batch=self.n_ctx * self.per_pass,
                 n_ubatch=512,
+                n_seq_max=self.per_pass,
                 n_threads=self.n_threads,
                 n_gpu_layers=self.n_gpu_layers,
                 embedding=True,
@@ -86,25 +96,33 @@ class LlamaCppHiddenStates:
         llama = self._load()
         width = llama.n_embd()
         rows = np.zeros((len(prompts), width), dtype=np.float32)
-        for i, prompt in enumerate(prompts):
-            tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-            if len(tokens) > self.n_ctx:
-                raise BackendError(
-                    f"a goal-view prompt has {len(tokens)} tokens, over the context of {self.n_ctx}; "
-                    "cut the texts shorter (view_text_chars)"
-                )
+        for start in range(0, len(prompts), self.per_pass):
+            batch = prompts[start : start + self.per_pass]
             llama._ctx.kv_cache_clear()
             llama._batch.reset()
-            llama._batch.add_sequence(tokens, 0, True)
+            for seq, prompt in enumerate(batch):
+                tokens = llama.tokenize(prompt.encode("utf-8"))  # as llama_cpp.server does
+                if len(tokens) > self.n_ctx:
+                    raise BackendError(
+                        f"a goal-view prompt has {len(tokens)} tokens, over the context of {self.n_ctx}; "
+                        "cut the texts shorter (view_text_chars)"
+                    )
+                llama._batch.add_sequence(tokens, seq, True)
             llama._ctx.decode(llama._batch)
-            rows[i] = llama_cpp.llama_get_embeddings_seq(llama._ctx.ctx, 0)[:width]
+            for seq in range(len(batch)):
+                rows[start + seq] = llama_cpp.llama_get_embeddings_seq(llama._ctx.ctx, seq)[:width]
         llama._batch.reset()
         llama._ctx.kv_cache_clear()
         return rows
 
 
 class ServedHiddenStates:
-    """An OpenAI-compatible ``/embeddings`` endpoint given the raw prompt."""
+    """An OpenAI-compatible ``/embeddings`` endpoint given the raw prompt.
+
+    One prompt per request, ``concurrency`` requests in flight: servers that batch (vLLM) batch
+    concurrent requests themselves, and llama-cpp-python's server reads per-token vectors of a
+    multi-input request at the wrong offsets.
+    """
 
     def __init__(
         self,
@@ -113,13 +131,13 @@ class ServedHiddenStates:
         *,
         api_key: str | None = None,
         timeout: float = 600.0,
-        batch: int = 32,
+        concurrency: int = 4,
     ) -> None:
         self.base_url = base_url
         self.model = model
         self.api_key = api_key
         self.timeout = timeout
-        self.batch = batch
+        self.concurrency = concurrency
 
     @property
     def model_id(self) -> str:
@@ -131,12 +149,10 @@ class ServedHiddenStates:
         client = openai.OpenAI(
             base_url=self.base_url, api_key=self.api_key or "not-needed", timeout=self.timeout, max_retries=2
         )
-        rows: list[np.ndarray] = []
-        for start in range(0, len(prompts), self.batch):
+
+        def one(prompt: str) -> np.ndarray:
             try:
-                answer = client.embeddings.create(
-                    model=self.model, input=list(prompts[start : start + self.batch])
-                )
+                answer = client.embeddings.create(model=self.model, input=[prompt])
             except openai.APIConnectionError as error:
                 raise BackendError(
                     f"cannot reach the goal-view server at {strip_credentials(self.base_url)} ({error}). "
@@ -147,7 +163,10 @@ class ServedHiddenStates:
                     f"{self.model_id} refused an embeddings request ({error}). The goal view needs a server "
                     "with embeddings on and last-token pooling (see README, Models)."
                 ) from error
-            for item in sorted(answer.data, key=lambda d: d.index):
-                vector = np.asarray(item.embedding, dtype=np.float32)
-                rows.append(vector[-1] if vector.ndim == 2 else vector)  # per-token answers: the last
-        return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
+            vector = np.asarray(answer.data[0].embedding, dtype=np.float32)
+            return vector[-1] if vector.ndim == 2 else vector  # per-token answers: the last token's
+
+        if not prompts:
+            return np.zeros((0, 0), np.float32)
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return np.stack(list(pool.map(one, prompts)))

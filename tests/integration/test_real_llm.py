@@ -17,7 +17,8 @@ from agent.config import BackendOptions
 from agent.llm.backends import BackendError
 from agent.llm.helper import LLM
 from agent.llm.packaged import PACKAGED_MODELS, ensure_model
-from agent.llm.registry import make_chat_backend
+from agent.llm.prompts import PromptLibrary
+from agent.llm.registry import make_chat_backend, make_hidden_states
 from agent.schemas import Proposal
 from tools.embedders import make_embedder
 
@@ -126,3 +127,19 @@ def test_openai_compatible_embeddings_endpoint(served_embeddings: str) -> None:
     vectors = embedder.embed(["My card was declined.", "The payment was refused.", "Where is my parcel?"])
     assert vectors.shape[0] == 3 and vectors.shape[1] >= 64
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_goal_view_from_a_served_model_matches_the_in_process_one(
+    served_embeddings: str, model_home: Path
+) -> None:
+    view_prompts = [
+        PromptLibrary().render("goal_view", {"text": text, "aspect": "language"})
+        for text in ("My card was declined.", "Mi tarjeta fue rechazada.")
+    ]
+    served = make_hidden_states(f"openai-compatible:{served_embeddings}@small", BackendOptions(), model_home)
+    local = make_hidden_states("llamacpp:small", BackendOptions(), model_home)
+    assert served is not None and local is not None
+    remote, here = served.last_states(view_prompts), local.last_states(view_prompts)
+    assert remote.shape == here.shape == (2, 896)
+    cosine = np.sum(remote * here, axis=1) / np.linalg.norm(remote, axis=1) / np.linalg.norm(here, axis=1)
+    assert np.all(cosine > 0.999)  # the last token's hidden state, computed by the server
