@@ -121,8 +121,10 @@ class Workspace:
         if not self.quiet:
             say(message)
 
-    def bar(self, description: str, total: int) -> tqdm:
-        return tqdm(total=total, desc=description, file=sys.stderr, disable=self.quiet, leave=False)
+    def bar(self, description: str, total: int, unit: str = "it") -> tqdm:
+        return tqdm(
+            total=total, desc=description, unit=unit, file=sys.stderr, disable=self.quiet, leave=False
+        )
 
 
 @dataclass

@@ -43,6 +43,11 @@ def view(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         chosen_by="config",
         sampled=sampled,
     )
+    if ws.hidden_states() is None:
+        ws.say(
+            f"note: {config.view_model or config.llm} exposes no hidden states; the goal view asks it for a "
+            "short note on each document instead (one generated answer per document: much slower)"
+        )
     update: dict[str, Any] = {}
     if config.view == "auto":
         choice, update = _measure(state, ws, choice, goal)
@@ -99,7 +104,7 @@ def _measure(
 def _compute(ws: Workspace, aspect: str, goal: str, rows: list[int] | None) -> np.ndarray:
     """Goal-view vectors of ``rows`` (default: all) with a progress bar in documents per second."""
     total = len(ws.ids) if rows is None else len(rows)
-    with ws.bar(f"goal view ({aspect})", total) as bar:
+    with ws.bar(f"goal view ({aspect})", total, unit="doc") as bar:
 
         def tick(done: int, todo: int) -> None:
             bar.total = todo
