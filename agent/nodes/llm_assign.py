@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.nodes.common import goal_text, space
+from agent.nodes.common import by_prototypes, goal_text, space
 from agent.schemas import Judgement, choice_schema
 from agent.state import Candidate, RunState
 from agent.workspace import Workspace
@@ -27,8 +27,9 @@ def probe(
 ) -> dict[str, float | int | bool]:
     """Should the LLM decide where the embeddings are unsure? Ask it about a spread of documents;
     where it disagrees with the embeddings, let its yes/no judgement (the form small models do
-    best) arbitrate between the two choices. Use the LLM if it mostly agrees, or wins more
-    arbitrations than the embeddings (a goal the embedding space does not see, e.g. style)."""
+    best) arbitrate between the two choices. Use the LLM if it wins more arbitrations than the
+    embeddings (a goal the embedding space does not see, e.g. style), or, by explanations, if it
+    mostly agrees."""
     config = state.config
     picks = diverse(space(state, ws), config.calibration_probe, random_state=config.seed)
     answers = ask(state, ws, chosen, scores, picks)
@@ -41,7 +42,10 @@ def probe(
         )
         llm_wins += int(llm_says and not embeddings_say)
         embedding_wins += int(embeddings_say and not llm_says)
-    used = agreement >= config.calibration_agreement or llm_wins > embedding_wins
+    # By prototypes the working space already follows the goal: an LLM that merely agrees with it
+    # would spend a call per uncertain document for nothing, so only winning arbitrations count.
+    agrees = agreement >= config.calibration_agreement and not by_prototypes(state)
+    used = agrees or llm_wins > embedding_wins
     ws.say(
         f"LLM probe on {len(picks)} documents: {agreement:.0%} agree with the embeddings; of the rest the "
         f"judge backs the LLM {llm_wins}x, the embeddings {embedding_wins}x: "
