@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeEmbedder, ScriptedBackend, answer_by_prompt, corpus_of_topics
+from fakes import FakeEmbedder, FakeHiddenStates, ScriptedBackend, answer_by_prompt, corpus_of_topics
 
 from agent.config import Config
 from agent.llm.backends import Message
@@ -245,3 +245,29 @@ def test_cli_chat_flags_make_a_config() -> None:
     )
     config = config_from(args)
     assert config.max_clusters == 3 and config.seed == 4 and args.thread == "t" and args.goal == ""
+
+
+def test_chat_clusters_and_splits_in_the_goal_view(chat_setup: Any) -> None:
+    data, config, _, backend = chat_setup
+    hidden = FakeHiddenStates()
+    session = open_session(
+        data,
+        "goal",
+        config.model_copy(update={"view": "goal", "assign_by": "prototypes"}),
+        out=data.parent / "chat",
+        quiet=True,
+        backend=backend,
+        embedder=FakeEmbedder(),
+        hidden=hidden,
+    )
+    chat = Chat(session)
+    state = chat.send("/cluster why the customer wrote")
+    metrics = json.loads((Path(state.run_dir) / "metrics.json").read_text())
+    assert metrics["view"]["kind"] == "goal" and metrics["assign_by"] == "prototypes"
+    assert len(hidden.prompts) == 24 and state.clusters  # every document through the goal view, once
+    biggest = max(state.clusters, key=lambda c: len(c.members))
+    state = chat.send(f"/split {biggest.id}")
+    assert biggest.id not in {c.id for c in state.clusters} and len(hidden.prompts) == 24  # reused
+    why = chat.send(f"/why {state.clusters[0].members[0]}").reply
+    assert "Similarity to the clusters' centres in the goal view (aspect: topic)" in why
+    chat.close()
