@@ -43,7 +43,9 @@ class LlamaCppHiddenStates:
     Prompts are tokenized as llama.cpp's own embeddings endpoint does (the chat markers in the
     prompt file as plain text: the form the goal view was measured in), so the in-process and the
     ``llama_cpp.server`` goal views are the same vectors. On a CPU one prompt goes per forward pass
-    (packing several was measured slower); with layers on a GPU, up to ``GPU_BATCH`` share one.
+    (packing several was measured slower), and the key-value cache of the tokens a prompt shares
+    with the one before (the prompt file's opening) is kept, so only the rest is computed; with
+    layers on a GPU, up to ``GPU_BATCH`` prompts share a pass instead.
     """
 
     GPU_BATCH = 16
@@ -63,6 +65,7 @@ class LlamaCppHiddenStates:
         self.n_threads = n_threads
         self.n_gpu_layers = n_gpu_layers
         self._llama: Any = None
+        self._cached: list[int] = []  # the tokens whose keys and values sequence 0 holds
 
     @property
     def model_id(self) -> str:
@@ -96,24 +99,49 @@ class LlamaCppHiddenStates:
         llama = self._load()
         width = llama.n_embd()
         rows = np.zeros((len(prompts), width), dtype=np.float32)
-        for start in range(0, len(prompts), self.per_pass):
-            batch = prompts[start : start + self.per_pass]
-            llama._ctx.kv_cache_clear()
-            llama._batch.reset()
-            for seq, prompt in enumerate(batch):
-                tokens = llama.tokenize(prompt.encode("utf-8"))  # as llama_cpp.server does
-                if len(tokens) > self.n_ctx:
-                    raise BackendError(
-                        f"a goal-view prompt has {len(tokens)} tokens, over the context of {self.n_ctx}; "
-                        "cut the texts shorter (view_text_chars)"
-                    )
-                llama._batch.add_sequence(tokens, seq, True)
-            llama._ctx.decode(llama._batch)
+        step = self.per_pass
+        for start in range(0, len(prompts), step):
+            batch = [self._tokens(llama, prompt) for prompt in prompts[start : start + step]]
+            if step == 1:
+                self._decode_after_shared_prefix(llama, batch[0])
+            else:
+                self._cached = []
+                llama._ctx.kv_cache_clear()
+                llama._batch.reset()
+                for seq, tokens in enumerate(batch):
+                    llama._batch.add_sequence(tokens, seq, True)
+                llama._ctx.decode(llama._batch)
             for seq in range(len(batch)):
                 rows[start + seq] = llama_cpp.llama_get_embeddings_seq(llama._ctx.ctx, seq)[:width]
-        llama._batch.reset()
-        llama._ctx.kv_cache_clear()
         return rows
+
+    def _tokens(self, llama: Any, prompt: str) -> list[int]:
+        tokens = list(llama.tokenize(prompt.encode("utf-8")))  # as llama_cpp.server does
+        if len(tokens) > self.n_ctx:
+            raise BackendError(
+                f"a goal-view prompt has {len(tokens)} tokens, over the context of {self.n_ctx}; "
+                "cut the texts shorter (view_text_chars)"
+            )
+        return tokens
+
+    def _decode_after_shared_prefix(self, llama: Any, tokens: list[int]) -> None:
+        """Decode ``tokens`` in sequence 0, reusing the cached keys and values of the prefix they
+        share with the previous prompt (causal attention: those do not depend on what follows)."""
+        import llama_cpp
+
+        shared = 0
+        limit = min(len(tokens) - 1, len(self._cached))
+        while shared < limit and tokens[shared] == self._cached[shared]:
+            shared += 1
+        llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llama._ctx.ctx), 0, shared, -1)
+        llama._batch.reset()
+        batch = llama._batch.batch
+        for i, token in enumerate(tokens[shared:]):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = token, shared + i, 1, True
+            batch.seq_id[i][0] = 0
+        batch.n_tokens = len(tokens) - shared
+        llama._ctx.decode(llama._batch)
+        self._cached = tokens
 
 
 class ServedHiddenStates:
