@@ -66,7 +66,7 @@ class FakeHiddenStates:
         self.prompts.extend(prompts)
         out = np.zeros((len(prompts), self.dim), dtype=np.float32)
         for row, prompt in enumerate(prompts):
-            text = prompt.split('Text: "', 1)[1].rsplit('"', 1)[0]
+            text = prompt.split('Text: "', 1)[-1].rsplit('"', 1)[0]
             aspect = re.search(r"What is the (.+?) of this text\?", prompt)
             key = (aspect.group(1) if aspect else "").replace(" ", "_")
             words = re.findall(rf"{re.escape(key)}=(\w+)", text) if key else []

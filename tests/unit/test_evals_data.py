@@ -6,8 +6,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from fakes import FakeEmbedder
+from fakes import FakeEmbedder, FakeHiddenStates, ScriptedBackend
 
+from agent.llm.helper import LLM
 from evals.data import discover, load_set, stratified
 
 
@@ -121,3 +122,34 @@ def test_discover_eval_scores_each_dataset_and_writes_its_figures(
     assert "| subject, length (dropped) | tone: subject 0.10; topic: subject 1.00 | 1 of 2 | 0 | 7 | 2 |" in (
         capsys.readouterr().out
     )
+
+
+def test_views_eval_scores_both_spaces_per_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evals import views
+
+    root = tmp_path / "data"
+    folder = root / "tagged"
+    folder.mkdir(parents=True)
+    tone = ["xy"[i // 10] for i in range(20)]  # the words say another thing; only a tag says the tone
+    words = [" ".join([["alpha", "beta"][i % 2]] * 6) for i in range(20)]
+    rows = [
+        {"id": f"d{i}", "text": f"{words[i]} tone={tone[i]}", "labels": {"tone": tone[i]}} for i in range(20)
+    ]
+    (folder / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (folder / "goals.json").write_text(json.dumps({"goals": {"tone": "by tone"}}))
+    hidden = FakeHiddenStates()
+    monkeypatch.setattr(views, "make_hidden_states", lambda *a: hidden)
+    monkeypatch.setattr(views, "make_embedder", lambda name: FakeEmbedder())
+    monkeypatch.setattr(views, "build_llm", lambda *a, **k: LLM(ScriptedBackend([{"aspect": "tone"}])))
+    args = argparse.Namespace(
+        data_dir=str(root), datasets="tagged", n=20, max_labels=8, llm="fake", aspect="", seed=0,
+        out=tmp_path / "out",
+    )  # fmt: skip
+    assert views.main(args) == 0
+    row = json.loads((tmp_path / "out" / "views.json").read_text())["rows"][0]
+    assert row["task"] == "tagged:tone" and row["aspect"] == "tone" and row["k"] == 2
+    assert row["scores"]["goal"]["nmi"] == 1.0 > row["scores"]["semantic"]["nmi"]
+    assert len(hidden.prompts) == 21  # the warm-up and each document once
+    assert "| tagged:tone | 20 | 2 | tone |" in capsys.readouterr().out
