@@ -63,8 +63,8 @@ class Config(BaseModel):
         description="The space every step after embedding works in. 'goal': the chat model's hidden "
         "states under a question about the goal's aspect; 'semantic': the sentence embedder's space "
         "(with explanations matched to documents by similarity: the behaviour before goal views); "
-        "'auto': whichever of the two agrees more often with the LLM's answers to 'do these two texts "
-        "have the same <aspect>?' on pairs the two spaces disagree about.",
+        "'auto': whichever of the two clusters a probe sample more like the LLM's own notes on each "
+        "text's aspect do.",
     )
     aspect: str = Field(
         "", description="The property the goal groups by (e.g. 'language'); empty: the LLM names it."
@@ -77,9 +77,8 @@ class Config(BaseModel):
     view_text_chars: int = Field(
         400, ge=40, description="Texts are cut to this many characters for the goal view."
     )
-    view_probe: int = Field(48, ge=8, description="Documents the 'auto' view choice clusters in each space.")
-    view_pairs: int = Field(
-        8, ge=1, description="Pair questions per candidate space in the 'auto' view choice."
+    view_probe: int = Field(
+        48, ge=8, description="Documents the 'auto' view choice has the LLM note and clusters in each space."
     )
     goal_view_sample: int | None = Field(
         None,

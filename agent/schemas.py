@@ -122,11 +122,3 @@ class Aspect(BaseModel):
         if not value or len(value.split()) > 6:
             raise ValueError("must be a few words naming one property")
         return value
-
-
-class SameAspect(BaseModel):
-    """Whether two texts share the property asked about."""
-
-    answer: Literal["yes", "no"] = Field(
-        description="'yes' if the two texts have the same value of the property asked about, else 'no'."
-    )

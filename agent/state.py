@@ -38,14 +38,15 @@ class ViewChoice(BaseModel):
     kind: Literal["semantic", "goal"] = Field(description="The sentence embedder's space, or the goal view.")
     aspect: str = Field("", description="The property the goal groups by, as the goal view asks about it.")
     identity: str = Field("", description="The goal view's identity: model weights, prompt and aspect.")
-    chosen_by: Literal["config", "pairs", "budget"] = Field(
-        description="'config' (asked for), 'pairs' (LLM pair answers), 'budget' (no budget left to ask)."
+    chosen_by: Literal["config", "notes", "budget"] = Field(
+        description="'config' (asked for), 'notes' (agreement with the LLM's notes on a probe sample), "
+        "'budget' (no LLM budget left to measure)."
     )
     agreement: dict[str, float] = Field(
         default_factory=dict,
-        description="Per candidate space: share of the LLM's pair answers it agrees with.",
+        description="Per candidate space: NMI between its clustering of the probe sample and the notes'.",
     )
-    pairs: int = Field(0, description="Pair questions the LLM answered.")
+    notes: int = Field(0, description="Probe documents the LLM wrote a note on.")
     sampled: int | None = Field(
         None, description="Documents the goal view was computed on when it was extended to the rest."
     )
@@ -55,9 +56,9 @@ class ViewChoice(BaseModel):
         where = f"the goal view (aspect: {self.aspect})" if self.kind == "goal" else "the semantic view"
         if self.sampled:
             where += f", computed on {self.sampled} documents and extended to the rest"
-        if self.chosen_by == "pairs":
-            shares = ", ".join(f"{name} {share:.0%}" for name, share in self.agreement.items())
-            return f"{where}; the LLM's answers on {self.pairs} pairs agree with: {shares}"
+        if self.chosen_by == "notes":
+            shares = ", ".join(f"{name} {nmi:.2f}" for name, nmi in self.agreement.items())
+            return f"{where}; agreement (NMI) with the LLM's notes on {self.notes} documents: {shares}"
         return (
             f"{where} ({'as configured' if self.chosen_by == 'config' else 'no LLM budget left to choose'})"
         )

@@ -79,9 +79,9 @@ def means_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def views_table(rows: Sequence[dict[str, Any]]) -> str:
-    """The working space each goalcluster run chose, and the pair answers that chose it."""
+    """The working space each goalcluster run chose, and the agreement with the LLM's notes that chose it."""
     lines = [
-        "| dataset | goal | method | seed | aspect | space | chosen by | pairs agreeing: semantic / goal |",
+        "| dataset | goal | method | seed | aspect | space | chosen by | NMI with notes: semantic / goal |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
@@ -89,7 +89,7 @@ def views_table(rows: Sequence[dict[str, Any]]) -> str:
         if not view or "error" in row:
             continue
         agree = view.get("agreement") or {}
-        shares = f"{agree['semantic']:.2f} / {agree['goal']:.2f} of {view['pairs']}" if agree else "-"
+        shares = f"{agree['semantic']:.2f} / {agree['goal']:.2f} ({view['notes']} notes)" if agree else "-"
         lines.append(
             f"| {row['dataset']} | {row['criterion']} | {row['method']} | {row['seed']} "
             f"| {view['aspect'] or '-'} | {view['kind']} | {view['chosen_by']} | {shares} |"

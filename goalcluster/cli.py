@@ -166,7 +166,7 @@ def _view_args(parser: argparse.ArgumentParser) -> None:
         default=_default(Config, "view"),
         help="the space the agent works in: the goal view (the chat model's hidden states under the goal's "
         "aspect), the semantic view (the sentence embedder's, the behaviour before goal views), or 'auto': "
-        "whichever the LLM's answers on pairs of texts agree with (default %(default)s)",
+        "whichever clusters a probe sample more like the LLM's notes on its aspect (default %(default)s)",
     )
     parser.add_argument(
         "--aspect", default="", help="the property the goal groups by (default: the LLM names it)"

@@ -143,26 +143,26 @@ def answer_by_prompt(
     choice: int = 1,
     judge: str = "yes",
     aspect: str = "topic",
-    same_by: str = "",
+    reads: str = "",
 ) -> Callable[[Sequence[Message], dict[str, Any]], dict[str, Any]]:
     """An answer function for ScriptedBackend that answers any of the agent's prompts.
 
-    The goal's aspect is ``aspect``; pairs are "the same" when their ``same_by`` tags are equal
-    (``same_by=""``: when their first words are); a group is named the same way: after its texts'
-    most common ``same_by`` tag, or their most common first word."""
+    The goal's aspect is ``aspect``. The model reads a text's aspect as its ``reads`` tag
+    (``reads=""``: as its first word): its note on a text says that, and a group it describes is
+    named after its texts' most common reading."""
+
+    def reading(text: str) -> str:
+        return tag_of(text, reads) if reads else text.split()[0]
 
     def answer(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
         text = messages[1]["content"]
         if "Name that property" in text:
             return {"aspect": aspect}
-        if "Do text A and text B have the same" in text:
-            first, second = (text.split(f'Text {x}: "')[1].split('"\n')[0] for x in "AB")
-            if same_by:
-                return {"answer": "yes" if tag_of(first, same_by) == tag_of(second, same_by) else "no"}
-            return {"answer": "yes" if first.split()[0] == second.split()[0] else "no"}
+        if "of this text? Answer in a few words." in text:
+            return {"value": reading(text.split('Text: "')[1].rsplit('"', 1)[0])}
         if "These texts were grouped together" in text:
             shown = re.findall(r"^\d+\. (.+)$", text.split("The goal of the clustering")[0], flags=re.M)
-            values = [tag_of(t, same_by) if same_by else t.split()[0] for t in shown]
+            values = [reading(t) for t in shown]
             name = max(sorted(set(values)), key=values.count)
             return {"name": name.capitalize(), "explanation": f"The text has the {aspect} {name}."}
         if "Which cluster does this text belong to?" in text:

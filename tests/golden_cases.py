@@ -13,7 +13,6 @@ from agent.schemas import (
     Criteria,
     Judgement,
     Proposal,
-    SameAspect,
     choice_schema,
 )
 from goalcluster.chat.actions import ActionRequest
@@ -68,10 +67,7 @@ CASES: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
     "describe_cluster": ({"texts": TEXTS[:1], "others": CLUSTERS[1:], "goal": GOAL}, ClusterDescription),
     "propose_criteria": ({"texts": TEXTS, "n_criteria": 4}, Criteria),
     "aspect": ({"goal": GOAL}, Aspect),
-    "same_aspect": (
-        {"goal": GOAL, "aspect": "reason for complaint", "first": TEXTS[0], "second": TEXTS[1]},
-        SameAspect,
-    ),
+    "aspect_note": ({"aspect": "reason for complaint", "text": TEXTS[0]}, Annotation),
     "describe_group": (
         {"goal": GOAL, "aspect": "reason for complaint", "texts": TEXTS[:2], "others": CLUSTERS[1:]},
         ClusterDescription,

@@ -1,7 +1,9 @@
 """Choose the space the run works in: the goal view under the goal's aspect, or the semantic view,
-by measurement. Both spaces are clustered on a probe sample; the LLM answers "do these two texts
-have the same <aspect>?" for pairs the two clusterings disagree about; the space its answers agree
-with more often wins (a tie goes to the goal view, the space the goal asked for)."""
+by measurement. On a probe sample the LLM writes, for each text, its <aspect> in a few words (what a
+small model does well); the notes, embedded, are clustered, and so is each space; the space whose
+clustering agrees more with the notes' (NMI) wins, a tie going to the goal view (the space the goal
+asked for). Asking the model to judge pairs or triplets of texts directly was measured first and
+was near chance with the embedded 1.5B model."""
 
 from __future__ import annotations
 
@@ -12,15 +14,16 @@ from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
 from agent.nodes.common import goal_text, timed, workspace
-from agent.schemas import Aspect, SameAspect
+from agent.schemas import Annotation, Aspect
 from agent.state import RunState, ViewChoice
 from agent.workspace import RunContext, Workspace
 from tools.cluster import partition
 from tools.extend import sample_rows
-from tools.pairs import agreement, disagreeing_pairs
+from tools.metrics import agreement
 from tools.prototypes import centre
 
 DEFAULT_ASPECT = "topic"  # what a run without a goal groups by
+MIN_NOTES = 8  # fewer notes than this (the budget ran out) measure nothing
 
 
 @timed("view")
@@ -66,39 +69,39 @@ def _aspect(ws: Workspace, goal: str) -> str:
 def _measure(
     state: RunState, ws: Workspace, goal_choice: ViewChoice, goal: str
 ) -> tuple[ViewChoice, dict[str, Any]]:
-    """Cluster both spaces on a probe sample and ask the LLM about the pairs they disagree on."""
-    config = state.config
+    """Cluster both spaces and the LLM's notes on the probe sample; the closer space wins."""
+    config, aspect = state.config, goal_choice.aspect
     probe = sample_rows(state.n_docs, config.view_probe, config.seed)
-    spaces = {
-        "semantic": ws.vectors()[probe],
-        "goal": centre(_compute(ws, goal_choice.aspect, goal, probe)),
-    }
-    k = int(np.clip(config.max_clusters, 2, max(2, len(probe) // 4)))
-    labelings = {name: partition(x, n_clusters=k, random_state=config.seed) for name, x in spaces.items()}
-    pairs = disagreeing_pairs(labelings, config.view_pairs, random_state=config.seed)
-    answers: list[bool] = []
-    exhausted = False
+    notes: list[str] = []
     try:
-        for a, b in pairs:
-            texts = ws.prompt_texts([probe[a], probe[b]])
-            variables = {"goal": goal, "aspect": goal_choice.aspect, "first": texts[0], "second": texts[1]}
-            answers.append(ws.llm.generate("same_aspect", variables, SameAspect).answer == "yes")
+        for text in ws.prompt_texts(probe):
+            notes.append(ws.llm.generate("aspect_note", {"aspect": aspect, "text": text}, Annotation).value)
     except BudgetExceeded:
-        exhausted = True
+        ws.say(f"LLM budget spent after {len(notes)} notes")
+    if len(notes) < MIN_NOTES:
+        return goal_choice.model_copy(update={"chosen_by": "budget", "notes": len(notes)}), {
+            "budget_exhausted": True
+        }
+    rows = probe[: len(notes)]
+    spaces = {"semantic": ws.vectors()[rows], "goal": centre(_compute(ws, aspect, goal, rows))}
+    k = int(np.clip(config.max_clusters, 2, max(2, len(rows) // 4)))
+    reference = partition(
+        ws.embedder.embed([f"{aspect}: {note}" for note in notes]), n_clusters=k, random_state=config.seed
+    )
     scores = {
-        name: round(agreement(labels, pairs[: len(answers)], answers), 3)
-        for name, labels in labelings.items()
+        name: round(
+            agreement(reference.tolist(), partition(x, n_clusters=k, random_state=config.seed).tolist())[
+                "nmi"
+            ],
+            3,
+        )
+        for name, x in spaces.items()
     }
     kind = "goal" if scores["goal"] >= scores["semantic"] else "semantic"
     chosen = goal_choice.model_copy(
-        update={
-            "kind": kind,
-            "chosen_by": "budget" if exhausted else "pairs",
-            "agreement": scores,
-            "pairs": len(answers),
-        }
+        update={"kind": kind, "chosen_by": "notes", "agreement": scores, "notes": len(notes)}
     )
-    return chosen, {"budget_exhausted": True} if exhausted else {}
+    return chosen, {"budget_exhausted": True} if len(notes) < len(probe) else {}
 
 
 def _compute(ws: Workspace, aspect: str, goal: str, rows: list[int] | None) -> np.ndarray:

@@ -70,7 +70,7 @@ def test_scale_times_every_stage_and_counts_the_agents_calls(
         asked.append(len(texts))
         assert kwargs["use_cache"] is False  # cached answers would hide calls
         assert kwargs["store"] != kwargs.get("home")  # a fresh store: the goal view is computed in the run
-        view = {"kind": "goal", "aspect": "topic", "chosen_by": "pairs", "sampled": None}
+        view = {"kind": "goal", "aspect": "topic", "chosen_by": "notes", "sampled": None}
         metrics = {"llm_calls": 10 + len(texts) // 4, "prompt_tokens": 100, "completion_tokens": 20,
                    "seconds": 1.5, "iterations": 2, "stop_reason": "goals_met", "view": view,
                    "stage_seconds": {"view": 0.5}}  # fmt: skip

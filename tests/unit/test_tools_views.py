@@ -6,7 +6,6 @@ import numpy as np
 
 from tools.extend import extend_view, sample_rows
 from tools.metrics import hungarian_accuracy
-from tools.pairs import agreement, disagreeing_pairs
 from tools.prototypes import centre, seeded_prototypes
 
 
@@ -34,20 +33,6 @@ def test_seeds_stay_with_their_cluster_even_when_nearer_another() -> None:
     stray = int(np.flatnonzero(labels == 1)[0])
     _, found = seeded_prototypes(vectors, [[0, 1, stray], [31, 32], [61, 62]])
     assert found[0] == 0 and (found[labels == 1] == 1).mean() > 0.9
-
-
-def test_disagreeing_pairs_come_from_each_candidate_in_equal_numbers() -> None:
-    topic = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
-    language = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2])
-    pairs = disagreeing_pairs({"topic": topic, "language": language}, 4, random_state=0)
-    assert len(pairs) == 8 and len(set(pairs)) == 8
-    same_topic = [topic[a] == topic[b] for a, b in pairs]
-    assert sum(same_topic) == 4  # four pairs topic joins and language splits, four the other way
-    assert pairs == disagreeing_pairs({"topic": topic, "language": language}, 4, random_state=0)
-    said_by_language = [language[a] == language[b] for a, b in pairs]
-    assert agreement(language, pairs, said_by_language) == 1.0
-    assert agreement(topic, pairs, said_by_language) == 0.0
-    assert agreement(topic, pairs, [True] * 8) == agreement(language, pairs, [True] * 8) == 0.5
 
 
 def test_extend_view_predicts_the_unsampled_documents_from_cheap_features() -> None:

@@ -46,16 +46,15 @@ def config(tmp_path: Path, **overrides: object) -> Config:
         "spot_checks": 1,
         "use_cache": False,
         "view_probe": 27,
-        "view_pairs": 6,
     }
     return Config.model_validate({**base, **overrides})
 
 
 def run(
-    tmp_path: Path, name: str, same_by: str, hidden: FakeHiddenStates, **overrides: object
+    tmp_path: Path, name: str, reads: str, hidden: FakeHiddenStates, **overrides: object
 ) -> tuple[ClusteringResult, ScriptedBackend]:
     corpus, _ = crossed()
-    fake = ScriptedBackend([answer_by_prompt(aspect="language", same_by=same_by)] * 300)
+    fake = ScriptedBackend([answer_by_prompt(aspect="language", reads=reads)] * 300)
     result = start_run(
         corpus,
         config(tmp_path, **overrides),
@@ -68,24 +67,24 @@ def run(
     return result, fake
 
 
-def test_llm_answers_by_language_choose_the_goal_view_and_the_clusters_follow(tmp_path: Path) -> None:
+def test_notes_by_language_choose_the_goal_view_and_the_clusters_follow(tmp_path: Path) -> None:
     hidden = FakeHiddenStates()
     result, fake = run(tmp_path, "run", "language", hidden)
     _, gold = crossed()
     view = result.metrics["view"]
-    assert view["kind"] == "goal" and view["aspect"] == "language" and view["chosen_by"] == "pairs"
-    assert view["agreement"]["goal"] > view["agreement"]["semantic"] and view["pairs"] > 0
+    assert view["kind"] == "goal" and view["aspect"] == "language" and view["chosen_by"] == "notes"
+    assert view["agreement"]["goal"] > view["agreement"]["semantic"] and view["notes"] == 27
     assert hungarian_accuracy(gold["language"], result.labels()) == 1.0
     assert sorted(c.name for c in result.clusters) == ["De", "Es", "Fr"]
     assert result.metrics["coverage"] == 1.0 and result.metrics["assign_by"] == "prototypes"
     assert len(hidden.prompts) == 36  # every document once: the probe's were reused from the store
     asked = [c[1]["content"] for c in fake.calls]
-    assert sum("Do text A and text B have the same language?" in c for c in asked) == view["pairs"]
+    assert sum("What is the language of this text?" in c for c in asked) == 27  # one note per probe text
 
 
-def test_llm_answers_by_topic_keep_the_semantic_view(tmp_path: Path) -> None:
+def test_notes_by_topic_keep_the_semantic_view(tmp_path: Path) -> None:
     hidden = FakeHiddenStates()
-    result, _ = run(tmp_path, "run", "", hidden)  # "same" when the first words (the topic) agree
+    result, _ = run(tmp_path, "run", "", hidden)  # the model reads each text's first word: its topic
     _, gold = crossed()
     view = result.metrics["view"]
     assert view["kind"] == "semantic" and view["agreement"]["semantic"] > view["agreement"]["goal"]
@@ -109,7 +108,7 @@ def test_a_goal_view_run_resumes_in_its_working_space(tmp_path: Path) -> None:
     corpus, gold = crossed()
     hidden = FakeHiddenStates()
     short = ScriptedBackend(
-        [answer_by_prompt(aspect="language", same_by="language")] * 14
+        [answer_by_prompt(aspect="language", reads="language")] * 29
     )  # dies after the view
     with pytest.raises(AssertionError, match="unexpected LLM call"):
         start_run(
@@ -123,7 +122,7 @@ def test_a_goal_view_run_resumes_in_its_working_space(tmp_path: Path) -> None:
         )
     assert not (tmp_path / "run" / "metrics.json").exists()
     resumed_hidden = FakeHiddenStates()
-    rest = ScriptedBackend([answer_by_prompt(aspect="language", same_by="language")] * 300)
+    rest = ScriptedBackend([answer_by_prompt(aspect="language", reads="language")] * 300)
     result = resume_run(
         tmp_path / "run", backend=rest, embedder=FakeEmbedder(), hidden=resumed_hidden, quiet=True
     )
