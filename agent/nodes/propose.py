@@ -13,10 +13,11 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
-from agent.nodes.common import by_prototypes, goal_text, timed, workspace
+from agent.nodes.common import by_prototypes, goal_text, space, timed, workspace
 from agent.schemas import Annotation, ClusterDescription, Proposal
 from agent.state import Candidate, RunState
 from agent.workspace import RunContext, Workspace
+from tools.prototypes import mutual_nearest
 
 DUPLICATE_SIMILARITY = 0.95
 MAX_SHOWN = 10  # descriptions of other clusters shown beside a group
@@ -76,13 +77,15 @@ def _annotate(state: RunState, ws: Workspace, texts: list[str]) -> list[str]:
 
 def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
     """One description per group of the samples; each becomes a candidate seeded with the group's
-    texts, or adds them to the known candidate it repeats."""
+    texts, unless it repeats a known candidate's name (or explanation) and the two groups are each
+    other's nearest in the working space: then its texts join that candidate's seeds."""
     groups: dict[int, list[int]] = {}
     for row, group in zip(state.samples, state.sample_groups, strict=True):
         groups.setdefault(group, []).append(row)
     candidates, origin = list(state.candidates), f"{state.action}@{state.iteration + 1}"
     shown = [c for c in candidates if c.id in set(state.selected)]
-    aspect, added, exhausted = state.view.aspect if state.view else "", 0, False
+    aspect, exhausted = state.view.aspect if state.view else "", False
+    described: list[tuple[ClusterDescription, list[int]]] = []
     for rows in groups.values():
         variables = {
             "goal": goal_text(state),
@@ -95,26 +98,46 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
         except BudgetExceeded:
             exhausted = True
             break
+        described.append((item, sorted(rows)))
+        shown.append(Candidate(id="", name=item.name, explanation=item.explanation, origin=origin))
+    vectors = space(state, ws)
+    seeds = [*(c.seeds for c in candidates), *(rows for _, rows in described)]
+    centres = np.stack([vectors[rows].mean(axis=0) for rows in seeds])
+    centre_of = list(range(len(candidates)))  # each candidate's row in ``centres``
+    joined = 0
+    for number, (item, rows) in enumerate(described, start=len(candidates)):
         same = _duplicate_of(item, candidates, ws)
-        if same is None:
-            candidates.append(
-                Candidate(
-                    id=f"c{len(candidates) + 1}",
-                    name=item.name,
-                    explanation=item.explanation,
-                    origin=origin,
-                    seeds=sorted(rows),
-                )
+        if same is not None and mutual_nearest(centres, centre_of[same], number):
+            merged = sorted(set(candidates[same].seeds) | set(rows))
+            candidates[same] = candidates[same].model_copy(update={"seeds": merged})
+            joined += 1
+            continue
+        candidates.append(
+            Candidate(
+                id=f"c{len(candidates) + 1}",
+                name=_unique(item.name, candidates),
+                explanation=item.explanation,
+                origin=origin,
+                seeds=rows,
             )
-            shown.append(candidates[-1])
-            added += 1
-        else:
-            seeds = sorted(set(candidates[same].seeds) | set(rows))
-            candidates[same] = candidates[same].model_copy(update={"seeds": seeds})
-    ws.say(f"described {len(groups)} groups: {added} new candidates, {len(groups) - added} joined known ones")
+        )
+        centre_of.append(number)
+    ws.say(
+        f"described {len(described)} groups: {joined} joined a known candidate as its nearest in the space"
+    )
     if exhausted:
         ws.say("LLM budget spent: no more descriptions")
     return {"candidates": candidates, "budget_exhausted": state.budget_exhausted or exhausted}
+
+
+def _unique(name: str, pool: list[Candidate]) -> str:
+    """``name``, numbered if a candidate has it already ("Spanish (2)")."""
+    taken = {c.name.casefold() for c in pool}
+    number, unique = 1, name
+    while unique.casefold() in taken:
+        number += 1
+        unique = f"{name} ({number})"
+    return unique
 
 
 def _duplicate_of(item: ClusterDescription, pool: list[Candidate], ws: Workspace) -> int | None:

@@ -62,3 +62,20 @@ def test_verify_measures_and_picks_the_next_action(tmp_path: Path) -> None:
     assert update["precision"] == {"c1": 0.5, "c2": 1.0}
     assert update["action"] == "uncovered" and update["focus"] == [10, 11]
     assert update["iteration"] == 1 and update["history"][0].coverage == round(10 / 12, 4)
+
+
+def test_a_repeated_description_joins_only_the_group_nearest_it(tmp_path: Path) -> None:
+    config = Config(home=tmp_path, goal="why", view="semantic", assign_by="prototypes", use_cache=False)
+    same = {"name": "Same thing", "explanation": "The text is about the same thing."}
+    backend = ScriptedBackend([same, same, same])  # the model names three groups alike
+    state = RunState(
+        config=config,
+        samples=[0, 1, 2, 3, 4, 5],
+        sample_groups=[0, 0, 1, 1, 2, 2],  # two halves of the card texts, and parcel texts
+        n_docs=12,
+    )
+    update = propose(state, runtime(tmp_path, backend, config))
+    assert [(c.name, c.seeds) for c in update["candidates"]] == [
+        ("Same thing", [0, 1, 2, 3]),  # the card halves are each other's nearest: one candidate
+        ("Same thing (2)", [4, 5]),  # the parcel texts are not: a candidate of their own
+    ]
