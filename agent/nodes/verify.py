@@ -9,7 +9,7 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
-from agent.nodes.common import timed, workspace
+from agent.nodes.common import by_prototypes, timed, workspace
 from agent.nodes.llm_assign import judge
 from agent.state import IterationRecord, RunState
 from agent.workspace import RunContext, Workspace
@@ -92,8 +92,10 @@ def _next_action(
         return "sharpen", np.flatnonzero(counts > 1).tolist(), [state.selected[a], state.selected[b]]
     sizes = members.sum(axis=0) / max(1, len(members))
     for j, cid in enumerate(state.selected):
+        # By explanations a weak explanation means a wrong membership; by prototypes the membership
+        # comes from the space, and splitting it on a small model's spot-check noise made it worse.
         weak = precision.get(cid, 1.0) < config.min_precision and config.spot_checks >= 2
         giant = sizes[j] > config.max_cluster_share and len(state.selected) < config.max_clusters
-        if weak or giant:
+        if giant or (weak and not by_prototypes(state)):
             return "split", np.flatnonzero(members[:, j]).tolist(), [cid]
     return "done", [], []
