@@ -73,7 +73,13 @@ class ClusteringResult(BaseModel):
 
 
 def collect(state: RunState, ws: Workspace) -> ClusteringResult:
-    """Turn the final state into a :class:`ClusteringResult`."""
+    """Turn the final state into a :class:`ClusteringResult` (a run that ended before any cluster,
+    its budget spent, has every document unassigned)."""
+    if not state.memberships:
+        n = len(ws.ids)
+        state = state.model_copy(
+            update={"memberships": [[]] * n, "confidence": [0.0] * n, "decided_by": ["embeddings"] * n}
+        )
     assignments = [
         DocumentAssignment(id=doc_id, cluster_ids=ids, confidence=conf, decided_by=who)
         for doc_id, ids, conf, who in zip(

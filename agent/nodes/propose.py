@@ -100,6 +100,10 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
             break
         described.append((item, sorted(rows)))
         shown.append(Candidate(id="", name=item.name, explanation=item.explanation, origin=origin))
+    if exhausted:
+        ws.say("LLM budget spent: no more descriptions")
+    if not described:
+        return {"budget_exhausted": state.budget_exhausted or exhausted}
     vectors = space(state, ws)
     seeds = [*(c.seeds for c in candidates), *(rows for _, rows in described)]
     centres = np.stack([vectors[rows].mean(axis=0) for rows in seeds])

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from langgraph.runtime import Runtime
+from sklearn.metrics import normalized_mutual_info_score as nmi
 
 from agent.llm.budget import BudgetExceeded
 from agent.nodes.common import goal_text, timed, workspace
@@ -19,7 +20,6 @@ from agent.state import RunState, ViewChoice
 from agent.workspace import RunContext, Workspace
 from tools.cluster import partition
 from tools.extend import sample_rows
-from tools.metrics import agreement
 from tools.prototypes import centre
 
 DEFAULT_ASPECT = "topic"  # what a run without a goal groups by
@@ -72,36 +72,33 @@ def _measure(
     """Cluster both spaces and the LLM's notes on the probe sample; the closer space wins."""
     config, aspect = state.config, goal_choice.aspect
     probe = sample_rows(state.n_docs, config.view_probe, config.seed)
+    notes = _notes(ws, aspect, probe)
+    spent = {"budget_exhausted": True} if len(notes) < len(probe) else {}
+    if len(notes) < MIN_NOTES:
+        return goal_choice.model_copy(update={"chosen_by": "budget", "notes": len(notes)}), spent
+    rows = probe[: len(notes)]
+    k = int(np.clip(config.max_clusters, 2, max(2, len(rows) // 4)))
+
+    def cut(vectors: np.ndarray) -> np.ndarray:
+        return partition(vectors, n_clusters=k, random_state=config.seed)
+
+    reference = cut(ws.embedder.embed([f"{aspect}: {note}" for note in notes]))
+    spaces = {"semantic": ws.vectors()[rows], "goal": centre(_compute(ws, aspect, goal, rows))}
+    scores = {name: round(float(nmi(reference, cut(x))), 3) for name, x in spaces.items()}
+    kind = "goal" if scores["goal"] >= scores["semantic"] else "semantic"
+    update = {"kind": kind, "chosen_by": "notes", "agreement": scores, "notes": len(notes)}
+    return goal_choice.model_copy(update=update), spent
+
+
+def _notes(ws: Workspace, aspect: str, rows: list[int]) -> list[str]:
+    """The LLM's few words on each text's aspect, as many as the budget allows."""
     notes: list[str] = []
     try:
-        for text in ws.prompt_texts(probe):
+        for text in ws.prompt_texts(rows):
             notes.append(ws.llm.generate("aspect_note", {"aspect": aspect, "text": text}, Annotation).value)
     except BudgetExceeded:
         ws.say(f"LLM budget spent after {len(notes)} notes")
-    if len(notes) < MIN_NOTES:
-        return goal_choice.model_copy(update={"chosen_by": "budget", "notes": len(notes)}), {
-            "budget_exhausted": True
-        }
-    rows = probe[: len(notes)]
-    spaces = {"semantic": ws.vectors()[rows], "goal": centre(_compute(ws, aspect, goal, rows))}
-    k = int(np.clip(config.max_clusters, 2, max(2, len(rows) // 4)))
-    reference = partition(
-        ws.embedder.embed([f"{aspect}: {note}" for note in notes]), n_clusters=k, random_state=config.seed
-    )
-    scores = {
-        name: round(
-            agreement(reference.tolist(), partition(x, n_clusters=k, random_state=config.seed).tolist())[
-                "nmi"
-            ],
-            3,
-        )
-        for name, x in spaces.items()
-    }
-    kind = "goal" if scores["goal"] >= scores["semantic"] else "semantic"
-    chosen = goal_choice.model_copy(
-        update={"kind": kind, "chosen_by": "notes", "agreement": scores, "notes": len(notes)}
-    )
-    return chosen, {"budget_exhausted": True} if len(notes) < len(probe) else {}
+    return notes
 
 
 def _compute(ws: Workspace, aspect: str, goal: str, rows: list[int] | None) -> np.ndarray:

@@ -150,3 +150,12 @@ def test_notes_view_embeds_the_llms_notes_for_models_without_hidden_states() -> 
     vectors = view.embed(["hola amigo", "hallo freund", "buenos dias"])
     assert len(backend.calls) == 3 and "language" in view.name
     assert float(vectors[0] @ vectors[2]) == pytest.approx(1.0) and float(vectors[0] @ vectors[1]) < 0.9
+
+
+def test_a_budget_too_small_to_measure_says_so_and_stops_cleanly(tmp_path: Path) -> None:
+    hidden = FakeHiddenStates()
+    result, fake = run(tmp_path, "run", "language", hidden, budget_calls=5)
+    view = result.metrics["view"]
+    assert view["chosen_by"] == "budget" and view["notes"] == 4 and len(fake.calls) == 5
+    assert result.metrics["stop_reason"] in {"budget_exhausted", "no_candidates"}
+    assert (tmp_path / "run" / "metrics.json").exists()
