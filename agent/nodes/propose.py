@@ -77,61 +77,60 @@ def _annotate(state: RunState, ws: Workspace, texts: list[str]) -> list[str]:
 
 def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
     """One description per group of the samples; each becomes a candidate seeded with the group's
-    texts, unless it repeats a known candidate's name (or explanation) and the two groups are each
-    other's nearest in the working space: then its texts join that candidate's seeds."""
+    texts (see :func:`_adopt`)."""
     groups: dict[int, list[int]] = {}
     for row, group in zip(state.samples, state.sample_groups, strict=True):
         groups.setdefault(group, []).append(row)
-    candidates, origin = list(state.candidates), f"{state.action}@{state.iteration + 1}"
-    shown = [c for c in candidates if c.id in set(state.selected)]
-    aspect, exhausted = state.view.aspect if state.view else "", False
+    shown = [c for c in state.candidates if c.id in set(state.selected)]
     described: list[tuple[ClusterDescription, list[int]]] = []
+    exhausted = False
     for rows in groups.values():
         variables = {
             "goal": goal_text(state),
-            "aspect": aspect,
+            "aspect": state.view.aspect if state.view else "",
             "texts": ws.prompt_texts(rows),
             "others": [{"name": c.name, "explanation": c.explanation} for c in shown[-MAX_SHOWN:]],
         }
         try:
             item = ws.llm.generate("describe_group", variables, ClusterDescription)
         except BudgetExceeded:
+            ws.say("LLM budget spent: no more descriptions")
             exhausted = True
             break
         described.append((item, sorted(rows)))
-        shown.append(Candidate(id="", name=item.name, explanation=item.explanation, origin=origin))
-    if exhausted:
-        ws.say("LLM budget spent: no more descriptions")
-    if not described:
-        return {"budget_exhausted": state.budget_exhausted or exhausted}
+        shown.append(Candidate(id="", name=item.name, explanation=item.explanation, origin=""))
+    update: dict[str, Any] = {"budget_exhausted": state.budget_exhausted or exhausted}
+    return {**update, "candidates": _adopt(state, ws, described)} if described else update
+
+
+def _adopt(
+    state: RunState, ws: Workspace, described: list[tuple[ClusterDescription, list[int]]]
+) -> list[Candidate]:
+    """The candidates after this round's descriptions: each a new candidate (a repeated name is
+    numbered), unless it repeats a known candidate's name or explanation and the two groups are
+    each other's nearest in the working space: then its texts join that candidate's seeds."""
+    candidates, origin = list(state.candidates), f"{state.action}@{state.iteration + 1}"
     vectors = space(state, ws)
     seeds = [*(c.seeds for c in candidates), *(rows for _, rows in described)]
     centres = np.stack([vectors[rows].mean(axis=0) for rows in seeds])
     centre_of = list(range(len(candidates)))  # each candidate's row in ``centres``
-    joined = 0
     for number, (item, rows) in enumerate(described, start=len(candidates)):
         same = _duplicate_of(item, candidates, ws)
         if same is not None and mutual_nearest(centres, centre_of[same], number):
             merged = sorted(set(candidates[same].seeds) | set(rows))
             candidates[same] = candidates[same].model_copy(update={"seeds": merged})
-            joined += 1
             continue
-        candidates.append(
-            Candidate(
-                id=f"c{len(candidates) + 1}",
-                name=_unique(item.name, candidates),
-                explanation=item.explanation,
-                origin=origin,
-                seeds=rows,
-            )
+        name = _unique(item.name, candidates)
+        candidate = Candidate(
+            id=f"c{len(candidates) + 1}", name=name, explanation=item.explanation, origin=origin, seeds=rows
         )
+        candidates.append(candidate)
         centre_of.append(number)
+    joined = len(state.candidates) + len(described) - len(candidates)
     ws.say(
-        f"described {len(described)} groups: {joined} joined a known candidate as its nearest in the space"
+        f"described {len(described)} groups; {joined} joined a known candidate, their nearest in the space"
     )
-    if exhausted:
-        ws.say("LLM budget spent: no more descriptions")
-    return {"candidates": candidates, "budget_exhausted": state.budget_exhausted or exhausted}
+    return candidates
 
 
 def _unique(name: str, pool: list[Candidate]) -> str:
