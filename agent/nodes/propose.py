@@ -107,15 +107,16 @@ def _adopt(
     state: RunState, ws: Workspace, described: list[tuple[ClusterDescription, list[int]]]
 ) -> list[Candidate]:
     """The candidates after this round's descriptions: each a new candidate (a repeated name is
-    numbered), unless it repeats a known candidate's name or explanation and the two groups are
-    each other's nearest in the working space: then its texts join that candidate's seeds."""
+    numbered), unless it repeats a known candidate's name and the two groups are each other's
+    nearest in the working space: then its texts join that candidate's seeds. (Near-identical
+    explanations are not enough: the 1.5B writes much the same sentence for different intents.)"""
     candidates, origin = list(state.candidates), f"{state.action}@{state.iteration + 1}"
     vectors = space(state, ws)
     seeds = [*(c.seeds for c in candidates), *(rows for _, rows in described)]
     centres = np.stack([vectors[rows].mean(axis=0) for rows in seeds])
     centre_of = list(range(len(candidates)))  # each candidate's row in ``centres``
     for number, (item, rows) in enumerate(described, start=len(candidates)):
-        same = _duplicate_of(item, candidates, ws)
+        same = _same_name(item, candidates)
         if same is not None and mutual_nearest(centres, centre_of[same], number):
             merged = sorted(set(candidates[same].seeds) | set(rows))
             candidates[same] = candidates[same].model_copy(update={"seeds": merged})
@@ -133,6 +134,11 @@ def _adopt(
     return candidates
 
 
+def _same_name(item: ClusterDescription, pool: list[Candidate]) -> int | None:
+    """The position in ``pool`` of the candidate named as ``item`` is (case aside), or None."""
+    return next((j for j, known in enumerate(pool) if known.name.casefold() == item.name.casefold()), None)
+
+
 def _unique(name: str, pool: list[Candidate]) -> str:
     """``name``, numbered if a candidate has it already ("Spanish (2)")."""
     taken = {c.name.casefold() for c in pool}
@@ -146,9 +152,9 @@ def _unique(name: str, pool: list[Candidate]) -> str:
 def _duplicate_of(item: ClusterDescription, pool: list[Candidate], ws: Workspace) -> int | None:
     """The position in ``pool`` of a candidate ``item`` repeats (same name, or a near-identical
     explanation), or None."""
-    for j, known in enumerate(pool):
-        if known.name.casefold() == item.name.casefold():
-            return j
+    same = _same_name(item, pool)
+    if same is not None:
+        return same
     if not pool:
         return None
     vectors = ws.embed_explanations([item.explanation, *(c.explanation for c in pool)])
