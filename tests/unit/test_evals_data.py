@@ -153,3 +153,46 @@ def test_views_eval_scores_both_spaces_per_task(
     assert row["scores"]["goal"]["nmi"] == 1.0 > row["scores"]["semantic"]["nmi"]
     assert len(hidden.prompts) == 21  # the warm-up and each document once
     assert "| tagged:tone | 20 | 2 | tone |" in capsys.readouterr().out
+
+
+def test_scale_measures_what_an_extended_goal_view_loses_on_held_out_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakes import answer_by_prompt
+
+    from agent.config import Config
+    from agent.state import ViewChoice
+    from agent.workspace import build_workspace, read_run_files
+    from evals import scale
+    from goalcluster.runner import start_run
+    from tools.corpus import Corpus
+
+    tone = ["xy"[i % 2] for i in range(60)]  # only a tag says the tone; the words are noise
+    texts = [f"word{i % 7} other{i % 5} tone={tone[i]}" for i in range(60)]
+    corpus = Corpus(ids=[f"d{i}" for i in range(60)], texts=texts, name="tones")
+    config = Config(home=tmp_path / "home", goal="by tone", view="goal", aspect="tone", goal_view_sample=20,
+                    max_clusters=2, assign_mode="embeddings", spot_checks=0, use_cache=False)  # fmt: skip
+    run_dir = tmp_path / "run"
+    backend = ScriptedBackend([answer_by_prompt(aspect="tone", reads="tone")] * 50)
+    start_run(
+        corpus,
+        config,
+        run_dir,
+        backend=backend,
+        embedder=FakeEmbedder(),
+        hidden=FakeHiddenStates(),
+        quiet=True,
+    )
+    hidden = FakeHiddenStates()
+
+    def reopen(folder: str, quiet: bool = False) -> object:
+        stored, name, ids, stored_texts = read_run_files(Path(folder))
+        return build_workspace(stored, Path(folder), name, ids, stored_texts, quiet=True, backend=backend,
+                               embedder=FakeEmbedder(), hidden=hidden)  # fmt: skip
+
+    monkeypatch.setattr(scale, "open_workspace", reopen)
+    view = ViewChoice.model_validate(json.loads((run_dir / "metrics.json").read_text())["view"])
+    assert view.sampled == 20
+    lost = scale.extension_quality(run_dir, view, tone, argparse.Namespace(seed=0, held_out=15))
+    assert lost["held_out"] == 15 and len(hidden.prompts) == 15  # only the held-out went through the view
+    assert lost["full_vs_gold"]["nmi"] == 1.0 and lost["extended_vs_full_nmi"] == 1.0
