@@ -49,7 +49,7 @@ def run_goal(full: LabeledSet, criterion: str, view: str, args: argparse.Namespa
         out=out,
         quiet=not args.verbose,
         seed=args.seed,
-        max_clusters=args.max_clusters,
+        max_clusters=args.max_clusters or len(set(data.labels[criterion])),
         max_iterations=args.max_iterations,
         view=view,
         store=out / "store",
@@ -143,7 +143,11 @@ def add_parser(sub: Any) -> None:
         default="auto,semantic",
         help="views to run each goal in, side by side: auto, goal, semantic (default %(default)s)",
     )
-    parser.add_argument("--max-clusters", type=int, default=6)
+    parser.add_argument(
+        "--max-clusters",
+        type=int,
+        help="most clusters (default: the goal's number of gold labels, as in evals run)",
+    )
     parser.add_argument("--max-iterations", type=int, default=3)
     parser.add_argument("--verbose", action="store_true", help="show the agent's progress")
     parser.set_defaults(handler=main)
