@@ -196,3 +196,51 @@ def test_scale_measures_what_an_extended_goal_view_loses_on_held_out_documents(
     lost = scale.extension_quality(run_dir, view, tone, argparse.Namespace(seed=0, held_out=15))
     assert lost["held_out"] == 15 and len(hidden.prompts) == 15  # only the held-out went through the view
     assert lost["full_vs_gold"]["nmi"] == 1.0 and lost["extended_vs_full_nmi"] == 1.0
+
+
+def test_goalsteer_runs_each_goal_in_each_view_side_by_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evals import goalsteer
+    from goalcluster.results import Cluster, ClusteringResult, DocumentAssignment
+
+    asked: list[tuple[str, int]] = []
+
+    def fake_cluster(texts: list[str], **kwargs: object) -> ClusteringResult:
+        view = str(kwargs["view"])
+        asked.append((view, int(kwargs["max_clusters"])))  # type: ignore[call-overload]
+        assert kwargs["use_cache"] is False and kwargs["store"] != kwargs.get("home")
+        by = 2 if view == "auto" else 3  # the "auto" run finds the topic (i % 2), the other the tone (i % 3)
+        ids = [str(kwargs["ids"][i]) for i in range(len(texts))]  # type: ignore[index]
+        assignments = [
+            DocumentAssignment(id=d, cluster_ids=[f"c{i % by}"], confidence=1.0, decided_by="embeddings")
+            for i, d in enumerate(ids)
+        ]
+        clusters = [
+            Cluster(
+                id=f"c{j}",
+                name=f"n{j}",
+                explanation="e",
+                size=1,
+                share=0.1,
+                precision=None,
+                representatives=[],
+            )
+            for j in range(by)
+        ]
+        space = {"kind": "goal" if view == "auto" else "semantic", "aspect": "topic"}
+        metrics = {"coverage": 1.0, "overlap": 0.0, "clusters": by, "llm_calls": 5, "prompt_tokens": 1,
+                   "completion_tokens": 1, "stop_reason": "targets_met", "view": space}  # fmt: skip
+        return ClusteringResult(run_dir="x", clusters=clusters, assignments=assignments, metrics=metrics)
+
+    monkeypatch.setattr(goalsteer.goalcluster, "cluster", fake_cluster)
+    args = argparse.Namespace(
+        data_dir=str(make_set(tmp_path / "data")), dataset="toy", goals="topic", n=30, seed=0, llm="fake",
+        max_clusters=None, max_iterations=1, views="auto,semantic", verbose=False, out=tmp_path / "out",
+    )  # fmt: skip
+    assert goalsteer.main(args) == 0
+    assert asked == [("auto", 2), ("semantic", 2)]  # at most the goal's number of gold labels
+    rows = json.loads((tmp_path / "out" / "goalsteer.json").read_text())["rows"]
+    assert [(r["view"], r["against"]["topic"]["nmi"]) for r in rows] == [("auto", 1.0), ("semantic", 0.0)]
+    out = capsys.readouterr().out
+    assert "| topic | auto | goal (topic) |" in out and "| topic | semantic | semantic |" in out
