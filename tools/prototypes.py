@@ -49,11 +49,3 @@ def seeded_prototypes(
             members = np.union1d(np.flatnonzero(labels == j), np.asarray(rows, dtype=int))
             prototypes[j] = normalise(vectors[members].mean(axis=0, keepdims=True))[0]
     return prototypes, labels
-
-
-def mutual_nearest(centres: np.ndarray, a: int, b: int) -> bool:
-    """Whether rows ``a`` and ``b`` of ``centres`` (m, d) are each other's most similar (cosine)."""
-    unit = normalise(centres)
-    similar = unit @ unit.T
-    np.fill_diagonal(similar, -np.inf)
-    return int(np.argmax(similar[a])) == b and int(np.argmax(similar[b])) == a

@@ -13,11 +13,10 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
-from agent.nodes.common import by_prototypes, goal_text, space, timed, workspace
+from agent.nodes.common import by_prototypes, goal_text, timed, workspace
 from agent.schemas import Annotation, ClusterDescription, Proposal
 from agent.state import Candidate, RunState
 from agent.workspace import RunContext, Workspace
-from tools.prototypes import mutual_nearest
 
 DUPLICATE_SIMILARITY = 0.95
 MAX_SHOWN = 10  # descriptions of other clusters shown beside a group
@@ -106,30 +105,25 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
 def _adopt(
     state: RunState, ws: Workspace, described: list[tuple[ClusterDescription, list[int]]]
 ) -> list[Candidate]:
-    """The candidates after this round's descriptions: each a new candidate (a repeated name is
-    numbered), unless it repeats a known candidate's name and the two groups are each other's
-    nearest in the working space: then its texts join that candidate's seeds. (Near-identical
-    explanations are not enough: the 1.5B writes much the same sentence for different intents.)"""
+    """The candidates after this round's descriptions: one new candidate per group, seeded with its
+    texts; a name already taken is numbered ("Top-up issue (2)"). Groups are never merged on their
+    names: the 1.5B gives two distinct intents (failed and reverted top-ups) the same one, and a
+    merge then costs a cluster the space had found; /merge in the chat does it on request."""
     candidates, origin = list(state.candidates), f"{state.action}@{state.iteration + 1}"
-    vectors = space(state, ws)
-    seeds = [*(c.seeds for c in candidates), *(rows for _, rows in described)]
-    centres = np.stack([vectors[rows].mean(axis=0) for rows in seeds])
-    centre_of = list(range(len(candidates)))  # each candidate's row in ``centres``
-    for number, (item, rows) in enumerate(described, start=len(candidates)):
-        same = _same_name(item, candidates)
-        if same is not None and mutual_nearest(centres, centre_of[same], number):
-            merged = sorted(set(candidates[same].seeds) | set(rows))
-            candidates[same] = candidates[same].model_copy(update={"seeds": merged})
-            continue
+    for item, rows in described:
         name = _unique(item.name, candidates)
-        candidate = Candidate(
-            id=f"c{len(candidates) + 1}", name=name, explanation=item.explanation, origin=origin, seeds=rows
+        candidates.append(
+            Candidate(
+                id=f"c{len(candidates) + 1}",
+                name=name,
+                explanation=item.explanation,
+                origin=origin,
+                seeds=rows,
+            )
         )
-        candidates.append(candidate)
-        centre_of.append(number)
-    joined = len(state.candidates) + len(described) - len(candidates)
     ws.say(
-        f"described {len(described)} groups; {joined} joined a known candidate, their nearest in the space"
+        f"described {len(described)} groups: "
+        + "; ".join(c.name for c in candidates[len(state.candidates) :])
     )
     return candidates
 

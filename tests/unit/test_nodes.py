@@ -64,18 +64,15 @@ def test_verify_measures_and_picks_the_next_action(tmp_path: Path) -> None:
     assert update["iteration"] == 1 and update["history"][0].coverage == round(10 / 12, 4)
 
 
-def test_a_repeated_description_joins_only_the_group_nearest_it(tmp_path: Path) -> None:
+def test_groups_named_alike_stay_apart_with_numbered_names(tmp_path: Path) -> None:
     config = Config(home=tmp_path, goal="why", view="semantic", assign_by="prototypes", use_cache=False)
     same = {"name": "Same thing", "explanation": "The text is about the same thing."}
     backend = ScriptedBackend([same, same, same])  # the model names three groups alike
-    state = RunState(
-        config=config,
-        samples=[0, 1, 2, 3, 4, 5],
-        sample_groups=[0, 0, 1, 1, 2, 2],  # two halves of the card texts, and parcel texts
-        n_docs=12,
-    )
+    state = RunState(config=config, samples=[0, 1, 4, 5, 8, 9], sample_groups=[0, 0, 1, 1, 2, 2], n_docs=12)
     update = propose(state, runtime(tmp_path, backend, config))
-    assert [(c.name, c.seeds) for c in update["candidates"]] == [
-        ("Same thing", [0, 1, 2, 3]),  # the card halves are each other's nearest: one candidate
-        ("Same thing (2)", [4, 5]),  # the parcel texts are not: a candidate of their own
+    assert [(c.id, c.name, c.seeds) for c in update["candidates"]] == [
+        ("c1", "Same thing", [0, 1]),
+        ("c2", "Same thing (2)", [4, 5]),
+        ("c3", "Same thing (3)", [8, 9]),
     ]
+    assert all(c.origin == "initial@1" for c in update["candidates"])
