@@ -28,7 +28,7 @@ from tools.embedders import Embedder, make_embedder
 from tools.extend import extend_view, sample_rows
 from tools.prototypes import centre
 from tools.store import EmbeddingStore
-from tools.text import clip
+from tools.text import clip, read_jsonl
 
 RUN_FILE = "run.json"
 CORPUS_FILE = "corpus.jsonl"
@@ -192,8 +192,7 @@ def write_run_files(
 def read_run_files(run_dir: Path) -> tuple[Config, str, list[str], list[str]]:
     """What :func:`write_run_files` recorded: config, corpus name, ids and texts."""
     meta = json.loads((run_dir / RUN_FILE).read_text())
-    lines = (run_dir / CORPUS_FILE).read_text(encoding="utf-8").splitlines()
-    rows = [json.loads(line) for line in lines if line]
+    rows = read_jsonl(run_dir / CORPUS_FILE)
     config = Config.model_validate(meta["config"])
     return config, meta["corpus"], [row["id"] for row in rows], [row["text"] for row in rows]
 

@@ -15,6 +15,8 @@ from typing import Literal
 
 import pandas as pd
 
+from tools.text import text_lines
+
 FORMATS = ("csv", "tsv", "jsonl", "parquet", "text")
 _SUFFIXES = {
     ".csv": "csv",
@@ -173,7 +175,7 @@ def _read_frame(path: Path, fmt: str, encoding: str) -> pd.DataFrame:
             raise CorpusError(f"{path} is not a readable Parquet file ({error}).") from error
     text = _decode(path, encoding)
     if fmt == "text":
-        return pd.DataFrame({"text": text.splitlines()})
+        return pd.DataFrame({"text": text_lines(text)})
     if fmt == "jsonl":
         return _read_jsonl(text, path)
     try:
@@ -204,7 +206,7 @@ def _decode(path: Path, encoding: str) -> str:
 
 def _read_jsonl(text: str, path: Path) -> pd.DataFrame:
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text_lines(text), start=1):
         if not line.strip():
             continue
         try:

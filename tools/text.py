@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 
 def clip(text: str, limit: int) -> str:
     """``text`` on one line, cut to ``limit`` characters (marked with an ellipsis)."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def text_lines(text: str) -> list[str]:
+    """The lines of ``text``, split at "\\n" only (a "\\r" before it dropped; no empty last line for
+    a final newline). ``str.splitlines`` also splits at U+2028, U+2029, U+0085, form feeds and
+    \\x1c-\\x1e, which JSON writes raw inside strings and which texts may hold."""
+    if text.endswith("\n"):
+        text = text[:-1]
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")] if text else []
+
+
+def read_jsonl(path: Path) -> list[Any]:
+    """The JSON value on each non-blank line of the UTF-8 file ``path``."""
+    return [json.loads(line) for line in text_lines(path.read_text(encoding="utf-8")) if line.strip()]

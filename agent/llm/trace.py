@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tools.text import read_jsonl
+
 
 class Trace:
     """Appends records to ``path`` (JSONL); with ``path=None`` it only keeps them in memory."""
@@ -35,8 +37,7 @@ class Trace:
         totals = {"llm_calls": 0, "cached_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
         if self.path is None or not self.path.exists():
             return totals
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            entry = json.loads(line)
+        for entry in read_jsonl(self.path):
             totals["cached_calls" if entry.get("cached") else "llm_calls"] += 1
             totals["prompt_tokens"] += int(entry.get("prompt_tokens", 0))
             totals["completion_tokens"] += int(entry.get("completion_tokens", 0))

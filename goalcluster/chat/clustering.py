@@ -13,6 +13,7 @@ from agent.workspace import write_run_files
 from goalcluster.chat.session import ChatError, ChatSession
 from goalcluster.chat.state import ChatCluster, ChatState
 from tools.metrics import coverage, overlap
+from tools.text import read_jsonl
 
 REPRESENTATIVES = 3
 
@@ -21,8 +22,7 @@ def clusters_of_run(run_dir: Path) -> list[ChatCluster]:
     """The clusters of a finished run folder, with their members."""
     raw = json.loads((run_dir / "clusters.json").read_text())
     members: dict[str, list[str]] = {c["id"]: [] for c in raw}
-    for line in (run_dir / "assignments.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for row in read_jsonl(run_dir / "assignments.jsonl"):
         for cid in row["cluster_ids"]:
             members[cid].append(row["id"])
     return [

@@ -14,7 +14,7 @@ from goalcluster.chat.clustering import find
 from goalcluster.chat.session import ChatSession
 from goalcluster.chat.state import ChatState
 from tools.prototypes import normalise
-from tools.text import clip
+from tools.text import clip, read_jsonl
 
 SHOWN = 10
 TEXT = 160
@@ -112,8 +112,7 @@ def why(action: Why, state: ChatState, session: ChatSession) -> Reply:
 def _run_evidence(run_dir: Path, doc_id: str, prompt_text: str) -> list[str]:
     """What the agent run recorded about the document: its assignment and the LLM's judgements."""
     lines = []
-    for line in (run_dir / "assignments.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for row in read_jsonl(run_dir / "assignments.jsonl"):
         if row["id"] == doc_id:
             lines.append(
                 f"In the run: decided by {row['decided_by']}, "
@@ -122,8 +121,7 @@ def _run_evidence(run_dir: Path, doc_id: str, prompt_text: str) -> list[str]:
     trace = run_dir / "trace.jsonl"
     judged = []
     if trace.exists():
-        for line in trace.read_text(encoding="utf-8").splitlines():
-            entry = json.loads(line)
+        for entry in read_jsonl(trace):
             if entry.get("parsed") is not None and prompt_text in entry["messages"][-1]["content"]:
                 judged.append(f"  {entry['prompt']}: {json.dumps(entry['parsed'])}")
     if judged:

@@ -18,6 +18,7 @@ from tools.corpus import CorpusError, load_corpus
 from tools.metrics import agreement, first_labels
 from tools.prototypes import centre
 from tools.store import EmbeddingStore
+from tools.text import read_jsonl
 
 GOLD_FILE = "gold.jsonl"
 MAP_POINTS = 3000
@@ -82,8 +83,7 @@ def load_report(run_dir: Path, gold_path: Path | None = None) -> ReportData:
     config, corpus, ids, texts = read_run_files(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     raw_clusters = json.loads((run_dir / "clusters.json").read_text())
-    lines = (run_dir / "assignments.jsonl").read_text(encoding="utf-8").splitlines()
-    assigned = [json.loads(line)["cluster_ids"] for line in lines if line]
+    assigned = [row["cluster_ids"] for row in read_jsonl(run_dir / "assignments.jsonl")]
     column = {c["id"]: j for j, c in enumerate(raw_clusters)}
     members = np.zeros((len(ids), len(raw_clusters)), dtype=bool)
     for i, cluster_ids in enumerate(assigned):

@@ -123,3 +123,42 @@ def test_texts_in_memory_get_the_same_checks() -> None:
         corpus_from_texts(["a", "b"], ids=["x", "x"])
     with pytest.raises(CorpusError, match="every text in the texts is empty"):
         corpus_from_texts(["", " "])
+
+
+SEPARATORS = "\u2028\u2029\u0085\x0c\x1c"  # str.splitlines() splits at each; JSON writes them raw
+
+
+def test_line_separators_inside_texts_survive_loading_resume_report_and_chat(tmp_path: Path) -> None:
+    from fakes import FakeEmbedder, ScriptedBackend, answer_by_prompt, corpus_of_topics
+
+    from agent.config import Config
+    from goalcluster.chat.clustering import clusters_of_run
+    from goalcluster.report.data import load_report
+    from goalcluster.runner import resume_run, start_run
+    from tools.corpus import Corpus
+
+    ids, texts, _ = corpus_of_topics(per_topic=4)
+    texts = [f"{text}{SEPARATORS[i % len(SEPARATORS)]}tail {i}" for i, text in enumerate(texts)]
+    source = tmp_path / "docs.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n"
+            for i, t in zip(ids, texts, strict=True)
+        )
+    )
+    corpus = load_corpus(source)
+    assert corpus.texts == texts and len(corpus) == 12
+    plain = tmp_path / "docs.txt"
+    plain.write_text("first\u2028still first\r\nsecond\x0cstill second\n", encoding="utf-8")
+    assert load_corpus(plain).texts == ["first\u2028still first", "second\x0cstill second"]
+
+    config = Config(home=tmp_path / "home", goal="why", view="semantic", assign_mode="embeddings",
+                    spot_checks=1, annotate_samples=False, max_clusters=3, use_cache=False)  # fmt: skip
+    backend = ScriptedBackend([answer_by_prompt()] * 50)
+    run = tmp_path / "run"
+    start_run(Corpus(ids=corpus.ids, texts=corpus.texts, name="docs"), config, run, backend=backend,
+              embedder=FakeEmbedder(), quiet=True)  # fmt: skip
+    again = resume_run(run, backend=ScriptedBackend([]), embedder=FakeEmbedder(), quiet=True)
+    assert [a.id for a in again.assignments] == ids
+    assert load_report(run).documents == 12
+    assert sum(len(c.members) for c in clusters_of_run(run)) >= 12 * again.metrics["coverage"]
