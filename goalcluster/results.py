@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from agent.state import RunState, ViewChoice
 from agent.workspace import Workspace
+from tools.text import spreadsheet_safe
 
 REPRESENTATIVES = 3
 
@@ -150,7 +151,8 @@ def write_result(result: ClusteringResult, run_dir: Path) -> None:
         writer = csv.writer(out)
         writer.writerow(["id", "cluster_ids", "confidence", "decided_by"])
         for row in result.assignments:
-            writer.writerow([row.id, ";".join(row.cluster_ids), row.confidence, row.decided_by])
+            cells = [row.id, ";".join(row.cluster_ids), row.confidence, row.decided_by]
+            writer.writerow([spreadsheet_safe(cell) for cell in cells])
 
 
 def summary_table(result: ClusteringResult) -> str:

@@ -25,3 +25,11 @@ def text_lines(text: str) -> list[str]:
 def read_jsonl(path: Path) -> list[Any]:
     """The JSON value on each non-blank line of the UTF-8 file ``path``."""
     return [json.loads(line) for line in text_lines(path.read_text(encoding="utf-8")) if line.strip()]
+
+
+def spreadsheet_safe(value: object) -> object:
+    """``value`` for a CSV cell: text a spreadsheet would run as a formula (starting with = + - @,
+    a tab or a carriage return) is prefixed with a single quote, as OWASP recommends."""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value

@@ -31,6 +31,7 @@ from goalcluster.runner import start_run
 from tools.cluster import partition
 from tools.corpus import Corpus
 from tools.sample import nearest_to_centres
+from tools.text import spreadsheet_safe
 
 Reply = tuple[dict[str, Any], str]
 SAMPLE = 16
@@ -208,15 +209,23 @@ def exclude(action: Exclude, state: ChatState, session: ChatSession) -> Reply:
 def export(action: Export, state: ChatState, session: ChatSession) -> Reply:
     path = Path(action.path) if action.path else session.thread_dir / "assignments.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    names = {c.id: c.name for c in state.clusters}
+    clusters_of: dict[str, list[ChatCluster]] = {}
+    for cluster in state.clusters:
+        for doc_id in cluster.members:
+            clusters_of.setdefault(doc_id, []).append(cluster)
+    excluded = set(state.excluded)
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["id", "cluster_ids", "cluster_names", "excluded"])
         for doc_id in session.ws.ids:
-            ids = [c.id for c in state.clusters if doc_id in c.members]
-            writer.writerow(
-                [doc_id, ";".join(ids), ";".join(names[i] for i in ids), doc_id in state.excluded]
-            )
+            found = clusters_of.get(doc_id, [])
+            cells = [
+                doc_id,
+                ";".join(c.id for c in found),
+                ";".join(c.name for c in found),
+                doc_id in excluded,
+            ]
+            writer.writerow([spreadsheet_safe(cell) for cell in cells])
     return {}, f"Wrote {len(session.ws.ids)} assignments to {path}"
 
 

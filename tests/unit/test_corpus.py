@@ -162,3 +162,28 @@ def test_line_separators_inside_texts_survive_loading_resume_report_and_chat(tmp
     assert [a.id for a in again.assignments] == ids
     assert load_report(run).documents == 12
     assert sum(len(c.members) for c in clusters_of_run(run)) >= 12 * again.metrics["coverage"]
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(tmp_path: Path) -> None:
+    import csv
+
+    from fakes import FakeEmbedder, ScriptedBackend, answer_by_prompt, corpus_of_topics
+
+    from agent.config import Config
+    from goalcluster.runner import start_run
+    from tools.corpus import Corpus
+    from tools.text import spreadsheet_safe
+
+    assert [spreadsheet_safe(v) for v in ("=1+1", "+a", "-b", "@c", "\tx", "ok", 0.5)] == [
+        "'=1+1", "'+a", "'-b", "'@c", "'\tx", "ok", 0.5
+    ]  # fmt: skip
+    ids, texts, _ = corpus_of_topics(per_topic=4)
+    ids[0] = '=HYPERLINK("http://evil.example","x")'
+    config = Config(home=tmp_path / "home", goal="why", view="semantic", assign_mode="embeddings",
+                    spot_checks=0, annotate_samples=False, max_clusters=3, use_cache=False)  # fmt: skip
+    backend = ScriptedBackend([answer_by_prompt()] * 20)
+    corpus = Corpus(ids=ids, texts=texts, name="t")
+    start_run(corpus, config, tmp_path / "run", backend=backend, embedder=FakeEmbedder(), quiet=True)
+    with (tmp_path / "run" / "assignments.csv").open(encoding="utf-8") as rows:
+        first = list(csv.reader(rows))[1]
+    assert first[0] == "'" + ids[0]
