@@ -186,6 +186,13 @@ def _view_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="goalcluster",
@@ -255,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     _llm_args(discover)
     _run_args(discover)
     discover.add_argument(
-        "--max-criteria", type=int, default=4, help="most criteria to cluster by (%(default)s)"
+        "--max-criteria", type=_positive, default=4, help="most criteria to cluster by (%(default)s)"
     )
     discover.set_defaults(handler=commands.discover)
     return parser
@@ -280,7 +287,9 @@ def config_from(args: argparse.Namespace) -> Config:
         )
     if hasattr(args, "goal"):
         low, high = (
-            (args.clusters, args.clusters) if args.clusters else (args.min_clusters, args.max_clusters)
+            (args.clusters, args.clusters)
+            if args.clusters is not None
+            else (args.min_clusters, args.max_clusters)
         )
         values.update(
             goal=args.goal,

@@ -218,7 +218,7 @@ def _read_jsonl(text: str, path: Path) -> pd.DataFrame:
         if not isinstance(row, dict):
             raise CorpusError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}.")
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, dtype=object)  # ids 1, 2.5, 2**53 + 1 stay as written, not 1.0 ...
 
 
 def _pick_text_column(frame: pd.DataFrame, requested: str | None, path: Path) -> str:

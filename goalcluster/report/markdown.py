@@ -15,10 +15,11 @@ _SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
 
 
 def md(text: object) -> str:
-    """``text`` as inert Markdown on one line: HTML characters as entities, markup escaped."""
+    """``text`` as inert Markdown on one line: HTML characters and @ (a forge would notify the
+    mentioned user) as entities, markup escaped."""
     flat = " ".join(str(text).split())
     flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _SPECIAL.sub(r"\\\1", flat)
+    return _SPECIAL.sub(r"\\\1", flat).replace("@", "&#64;")
 
 
 def _pct(value: float) -> str:

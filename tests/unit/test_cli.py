@@ -66,3 +66,11 @@ def test_flags_left_out_give_exactly_the_config_defaults(
     assert config_from(build_parser().parse_args(["run", "x.csv", "--home", str(tmp_path)])) == Config(
         home=tmp_path
     )
+
+
+def test_impossible_counts_are_refused_not_reinterpreted(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "x.csv", "--clusters", "0"]) == 2
+    assert "min_clusters: Input should be greater than or equal to 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["discover", "x.csv", "--max-criteria", "-1"])
+    assert "must be 1 or more, got -1" in capsys.readouterr().err

@@ -187,3 +187,11 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised(tmp_path: Path) -> No
     with (tmp_path / "run" / "assignments.csv").open(encoding="utf-8") as rows:
         first = list(csv.reader(rows))[1]
     assert first[0] == "'" + ids[0]
+
+
+def test_jsonl_ids_stay_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "ids.jsonl"
+    path.write_text(
+        '{"id": 1, "text": "a"}\n{"id": 2.5, "text": "b"}\n{"id": 9007199254740993, "text": "c"}\n'
+    )
+    assert load_corpus(path).ids == ["1", "2.5", "9007199254740993"]

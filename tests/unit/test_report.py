@@ -142,3 +142,9 @@ def test_cli_report_writes_both_formats_and_checks_its_flags(
     assert main(["report", str(run_dir), "--out", str(out)]) == 2
     assert "add --format html or --format md" in capsys.readouterr().err
     assert write_reports(run_dir, ("html",)) == [run_dir / "report.html"]
+
+
+def test_markdown_keeps_mentions_and_markup_inert() -> None:
+    from goalcluster.report.markdown import md
+
+    assert md("ping @alice about *this* <b>") == "ping &#64;alice about \\*this\\* &lt;b&gt;"
