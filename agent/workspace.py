@@ -27,7 +27,7 @@ from tools.embed import Progress, embed_corpus
 from tools.embedders import Embedder, make_embedder
 from tools.extend import extend_view, sample_rows
 from tools.prototypes import centre
-from tools.store import EmbeddingStore
+from tools.store import EmbeddingStore, text_hash
 from tools.text import clip, read_jsonl
 
 RUN_FILE = "run.json"
@@ -58,7 +58,7 @@ class Workspace:
     def vectors(self) -> np.ndarray:
         """Semantic-view document vectors (n, d), from memory or the store."""
         if self._vectors is None:
-            self._vectors = self.store.get(self.ids)
+            self._vectors = self.store.get([text_hash(t) for t in self.texts])
         return self._vectors
 
     def hidden_states(self) -> HiddenStates | None:
@@ -83,9 +83,9 @@ class Workspace:
         the store; only what it lacks is computed, and written in small batches as it goes."""
         view = self.goal_view(aspect, goal)
         rows = range(len(self.ids)) if rows is None else rows
-        store = EmbeddingStore(self.config.store_path, self.corpus_name, view.name)
-        ids, texts = [self.ids[i] for i in rows], [self.texts[i] for i in rows]
-        return embed_corpus(ids, texts, view, store, batch_size=16, progress=progress)[0]
+        store = EmbeddingStore(self.config.store_path, view.name)
+        texts = [self.texts[i] for i in rows]
+        return embed_corpus(texts, view, store, batch_size=16, progress=progress)[0]
 
     def space(self, choice: ViewChoice | None, goal: str = "") -> np.ndarray:
         """The working space (n, d): the semantic view, or the centred goal view (extended from its
@@ -170,7 +170,7 @@ def build_workspace(
         texts=texts,
         llm=build_llm(config, trace_path=run_dir / "trace.jsonl", backend=backend, announce=announce),
         embedder=embedder,
-        store=EmbeddingStore(config.store_path, corpus_name, embedder.name),
+        store=EmbeddingStore(config.store_path, embedder.name),
         corpus_name=corpus_name,
         quiet=quiet,
         _hidden=[] if hidden is None else [hidden],

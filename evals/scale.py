@@ -72,8 +72,8 @@ def measure(n: int, texts: list[str], labels: list[str], embedder: Any, seed: in
         corpus = load_corpus(path)
         seconds["load"] = time.perf_counter() - started
         started = time.perf_counter()
-        store = EmbeddingStore(Path(folder) / "store", f"scale-{n}", embedder.name)
-        vectors, _ = embed_corpus(corpus.ids, corpus.texts, embedder, store)
+        store = EmbeddingStore(Path(folder) / "store", embedder.name)
+        vectors, _ = embed_corpus(corpus.texts, embedder, store)
         seconds["embed"] = time.perf_counter() - started
     started = time.perf_counter()
     labels_micro = partition(vectors, n_clusters=micro_cluster_count(n, 10), random_state=seed)

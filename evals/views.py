@@ -55,9 +55,9 @@ def measure(name: str, criterion: str, args: argparse.Namespace, models: Models)
     goal = data.goals.get(criterion, "")
     aspect = args.aspect or models.llm.generate("aspect", {"goal": goal}, Aspect).aspect
     view = GoalView(models.states, aspect, PromptLibrary(), Config().view_text_chars)
-    store = EmbeddingStore(models.store, f"{name}-{criterion}-{args.seed}", view.name)
+    store = EmbeddingStore(models.store, view.name)
     started = time.perf_counter()
-    goal_vectors, _ = embed_corpus(sample.ids, sample.texts, view, store, batch_size=16)
+    goal_vectors, _ = embed_corpus(sample.texts, view, store, batch_size=16)
     seconds = (time.perf_counter() - started) / len(sample.ids)
     spaces = {"semantic": models.embedder.embed(sample.texts), "goal": centre(goal_vectors)}
     scores = {

@@ -100,9 +100,9 @@ def models(args: argparse.Namespace, config: Config) -> dict[str, Any]:
 def embed(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     corpus = read_corpus(args)
     embedder = make_embedder(config.embedder)
-    store = EmbeddingStore(config.store_path, corpus.name, embedder.name)
+    store = EmbeddingStore(config.store_path, embedder.name)
     with tqdm(desc="embedding", unit="doc", file=sys.stderr) as bar:
-        vectors, stats = embed_corpus(corpus.ids, corpus.texts, embedder, store, progress=progress_to(bar))
+        vectors, stats = embed_corpus(corpus.texts, embedder, store, progress=progress_to(bar))
     summary = {
         "corpus": corpus.name,
         "documents": len(corpus),

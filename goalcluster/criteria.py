@@ -169,7 +169,7 @@ def discover(
         embedder=embedder,
         hidden=hidden,
     )
-    vectors, _ = embed_corpus(corpus.ids, corpus.texts, ws.embedder, ws.store)
+    vectors, _ = embed_corpus(corpus.texts, ws.embedder, ws.store)
     ws.set_vectors(vectors)
     proposed = propose_criteria(ws, vectors, max_criteria, config.seed)
     unique = deduplicate(proposed, ws.embedder.embed([f"{c.name}: {c.goal}" for c in proposed]))

@@ -32,7 +32,6 @@ class EmbedStats:
 
 
 def embed_corpus(
-    ids: Sequence[str],
     texts: Sequence[str],
     embedder: Embedder,
     store: EmbeddingStore,
@@ -40,25 +39,28 @@ def embed_corpus(
     batch_size: int = 256,
     progress: Progress | None = None,
 ) -> tuple[np.ndarray, EmbedStats]:
-    """Vectors for ``texts`` (n, d), in order, embedding only what the store lacks.
+    """Vectors for ``texts`` (n, d), in order, embedding only the texts the store lacks.
 
     Each batch is written to the store as soon as it is embedded, so an interrupted call
     loses at most one batch of work.
     """
     start = time.perf_counter()
     hashes = [text_hash(text) for text in texts]
-    todo = store.stale(ids, hashes)
+    first: dict[str, int] = {}  # a text repeated in the corpus is embedded once
+    for i in store.missing(hashes):
+        first.setdefault(hashes[i], i)
+    todo = list(first.values())
     truncated = embedder.count_truncated([texts[i] for i in todo]) if todo else 0
     for done in range(0, len(todo), batch_size):
         batch = todo[done : done + batch_size]
         vectors = embedder.embed([texts[i] for i in batch])
-        store.put([ids[i] for i in batch], vectors, [hashes[i] for i in batch])
+        store.put([hashes[i] for i in batch], vectors)
         if progress is not None:
             progress(min(done + batch_size, len(todo)), len(todo))
-    vectors = store.get(ids)
+    vectors = store.get(hashes)
     stats = EmbedStats(
         embedded=len(todo),
-        reused=len(ids) - len(todo),
+        reused=len(texts) - len(todo),
         truncated=truncated,
         seconds=time.perf_counter() - start,
     )

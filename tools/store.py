@@ -1,108 +1,165 @@
 """The embedding store: vectors kept in a ChromaDB ``PersistentClient`` on disk.
 
-One collection per (corpus, embedder), keyed by document id, each vector carrying the sha256
-of the text it was computed from, so a rerun embeds only what is new or changed.
-Telemetry is off and no embedding function is attached, so Chroma never downloads a model.
+One collection per embedder (or view) identity; each vector is keyed by the sha256 of the text it
+was computed from. A vector is therefore found only for the very text it belongs to: two corpora
+of the same name, a changed text, or another view's vectors can never be read in its place, and a
+text seen before under the same identity is never embedded again.
+
+Chroma's embedded store is not safe for several processes (a reader opened before another
+process wrote fails with "Error finding id"). Every operation holds an exclusive file lock on the
+store folder, and a process reopens its client when another process has written since it last
+looked. Telemetry is off and no embedding function is attached, so Chroma never downloads a model.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+LOCK_FILE = ".goalcluster.lock"
+GENERATION_FILE = ".goalcluster.generation"
+
+_seen: dict[Path, str] = {}
+"""Per store folder, the last generation this process has seen. Chroma keeps one client per folder
+per process, so what has been seen is the process's, not one object's."""
+_epoch = [0]
+"""Bumped whenever Chroma's clients are dropped (for every folder at once): older handles reopen."""
+
 
 def text_hash(text: str) -> str:
-    """The sha256 hex digest of ``text`` (UTF-8)."""
+    """The sha256 hex digest of ``text`` (UTF-8): a vector's key."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def collection_name(corpus: str, embedder: str) -> str:
-    """A valid Chroma collection name for (corpus, embedder): readable, unique, <= 63 chars."""
-    readable = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{corpus}__{embedder}").strip("-_") or "corpus"
-    digest = hashlib.sha256(f"{corpus}\0{embedder}".encode()).hexdigest()[:10]
-    return f"{readable[:50]}-{digest}"
+def collection_name(embedder: str) -> str:
+    """A valid Chroma collection name for an embedder identity: readable, unique, <= 63 chars."""
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "-", embedder).strip("-_") or "vectors"
+    digest = hashlib.sha256(embedder.encode()).hexdigest()[:12]
+    return f"{readable[:48]}-{digest}"
 
 
 class EmbeddingStore:
-    """Vectors of one corpus under one embedder, persisted under ``path``."""
+    """Vectors computed by one embedder, keyed by text hash, persisted under ``path``."""
 
-    def __init__(self, path: str | Path, corpus: str, embedder: str) -> None:
-        self.path = Path(path)
-        self.corpus = corpus
+    def __init__(self, path: str | Path, embedder: str) -> None:
+        self.path = Path(path).absolute()
         self.embedder = embedder
         self._collection: Any = None
+        self._epoch = -1
 
-    @property
-    def collection(self) -> Any:
-        if self._collection is None:
-            os.environ["ANONYMIZED_TELEMETRY"] = "False"
-            import chromadb
-            from chromadb.config import Settings
+    @contextmanager
+    def _locked(self, *, writing: bool = False) -> Iterator[Any]:
+        """The collection, under the store's lock; reopened if another process wrote meanwhile."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with (self.path / LOCK_FILE).open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                generation = _read_generation(self.path)
+                if _seen.setdefault(self.path, generation) != generation:
+                    _forget_clients()  # another process wrote: this process's clients are stale
+                    _seen[self.path] = generation
+                if self._collection is None or self._epoch != _epoch[0]:
+                    self._collection, self._epoch = self._open(), _epoch[0]
+                try:
+                    yield self._collection
+                finally:
+                    if writing:  # even a failed write may have changed the folder
+                        _seen[self.path] = uuid.uuid4().hex
+                        (self.path / GENERATION_FILE).write_text(_seen[self.path])
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
-            self.path.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(
-                path=str(self.path), settings=Settings(anonymized_telemetry=False)
-            )
-            self._collection = client.get_or_create_collection(
-                collection_name(self.corpus, self.embedder),
-                embedding_function=None,
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={"corpus": self.corpus, "embedder": self.embedder},
-            )
-        return self._collection
+    def _open(self) -> Any:
+        os.environ["ANONYMIZED_TELEMETRY"] = "False"
+        import chromadb
+        from chromadb.config import Settings
 
-    def _batch_size(self) -> int:
-        return int(self.collection._client.get_max_batch_size())
-
-    def stale(self, ids: Sequence[str], hashes: Sequence[str]) -> list[int]:
-        """Positions in ``ids`` whose vector is missing or was computed from another text."""
-        stored: dict[str, str] = {}
-        step = self._batch_size()
-        for start in range(0, len(ids), step):
-            got = self.collection.get(ids=list(ids[start : start + step]), include=["metadatas"])
-            for doc_id, meta in zip(got["ids"], got["metadatas"], strict=True):
-                stored[doc_id] = (meta or {}).get("sha256", "")
-        return [i for i, (doc_id, h) in enumerate(zip(ids, hashes, strict=True)) if stored.get(doc_id) != h]
-
-    def put(self, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str]) -> None:
-        """Store ``vectors`` (n, d) for ``ids``, replacing what was there."""
-        step = self._batch_size()
-        for start in range(0, len(ids), step):
-            stop = start + step
-            self.collection.upsert(
-                ids=list(ids[start:stop]),
-                embeddings=np.asarray(vectors[start:stop], dtype=np.float32),
-                metadatas=[{"sha256": h} for h in hashes[start:stop]],
-            )
-
-    def get(self, ids: Sequence[str]) -> np.ndarray:
-        """The stored vectors for ``ids``, in that order; shape (len(ids), d)."""
-        rows: dict[str, np.ndarray] = {}
-        step = self._batch_size()
-        for start in range(0, len(ids), step):
-            got = self.collection.get(ids=list(ids[start : start + step]), include=["embeddings"])
-            for doc_id, vector in zip(got["ids"], got["embeddings"], strict=True):
-                rows[doc_id] = np.asarray(vector, dtype=np.float32)
-        missing = [doc_id for doc_id in ids if doc_id not in rows]
-        if missing:
-            raise KeyError(f"{len(missing)} id(s) have no stored vector, e.g. {missing[:3]}")
-        return np.stack([rows[doc_id] for doc_id in ids])
-
-    def query(self, vector: np.ndarray, n_results: int = 10) -> list[tuple[str, float]]:
-        """The ``n_results`` nearest stored ids to ``vector`` (d,), with cosine distance."""
-        found = self.collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=n_results,
-            include=["distances"],
+        client = chromadb.PersistentClient(path=str(self.path), settings=Settings(anonymized_telemetry=False))
+        return client.get_or_create_collection(
+            collection_name(self.embedder),
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embedder": self.embedder[:512]},
         )
+
+    def missing(self, hashes: Sequence[str]) -> list[int]:
+        """Positions in ``hashes`` whose text has no stored vector."""
+        stored: set[str] = set()
+        unique = list(dict.fromkeys(hashes))
+        with self._locked() as collection:
+            step = int(collection._client.get_max_batch_size())
+            for start in range(0, len(unique), step):
+                stored.update(collection.get(ids=unique[start : start + step], include=[])["ids"])
+        return [i for i, h in enumerate(hashes) if h not in stored]
+
+    def put(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        """Store ``vectors`` (n, d) under the hashes of their texts, replacing what was there."""
+        first = {h: i for i, h in reversed(list(enumerate(hashes)))}  # Chroma refuses repeated ids
+        keys, rows = list(first), list(first.values())
+        with self._locked(writing=True) as collection:
+            step = int(collection._client.get_max_batch_size())
+            for start in range(0, len(keys), step):
+                chunk = rows[start : start + step]
+                collection.upsert(
+                    ids=keys[start : start + step], embeddings=np.asarray(vectors[chunk], dtype=np.float32)
+                )
+
+    def get(self, hashes: Sequence[str]) -> np.ndarray:
+        """The stored vectors of the texts with ``hashes``, in that order; shape (len(hashes), d)."""
+        rows: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        with self._locked() as collection:
+            step = int(collection._client.get_max_batch_size())
+            for start in range(0, len(unique), step):
+                got = collection.get(ids=unique[start : start + step], include=["embeddings"])
+                for key, vector in zip(got["ids"], got["embeddings"], strict=True):
+                    rows[key] = np.asarray(vector, dtype=np.float32)
+        missing = [h for h in unique if h not in rows]
+        if missing:
+            raise KeyError(
+                f"{len(missing)} text(s) have no vector from {self.embedder} in {self.path}: embed them first"
+            )
+        return np.stack([rows[h] for h in hashes])
+
+    def query(
+        self, vector: np.ndarray, n_results: int = 10, within: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``n_results`` nearest stored texts to ``vector`` (d,), as (hash, cosine distance);
+        ``within`` keeps the search to those hashes (a corpus's own texts)."""
+        with self._locked() as collection:
+            found = collection.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                n_results=n_results,
+                ids=None if within is None else list(dict.fromkeys(within)),
+                include=["distances"],
+            )
         return list(zip(found["ids"][0], (float(d) for d in found["distances"][0]), strict=True))
 
     def count(self) -> int:
         """How many vectors the collection holds."""
-        return int(self.collection.count())
+        with self._locked() as collection:
+            return int(collection.count())
+
+
+def _read_generation(path: Path) -> str:
+    try:
+        return (path / GENERATION_FILE).read_text()
+    except FileNotFoundError:
+        return ""
+
+
+def _forget_clients() -> None:
+    """Drop Chroma's cached clients, so the next open reads what other processes wrote."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+    _epoch[0] += 1

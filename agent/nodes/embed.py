@@ -21,7 +21,7 @@ def embed(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             bar.total = total
             bar.update(done - bar.n)
 
-        vectors, stats = embed_corpus(ws.ids, ws.texts, ws.embedder, ws.store, progress=tick)
+        vectors, stats = embed_corpus(ws.texts, ws.embedder, ws.store, progress=tick)
     ws.set_vectors(vectors)
     ws.say(f"embedded {stats.embedded} texts, reused {stats.reused} from the store ({stats.seconds:.1f} s)")
     if stats.truncated:

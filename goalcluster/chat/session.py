@@ -63,7 +63,7 @@ class ChatSession:
                 def progress(done: int, total: int) -> None:
                     bar.update(done - bar.n)
 
-                vectors, _ = embed_corpus(ws.ids, ws.texts, ws.embedder, ws.store, progress=progress)
+                vectors, _ = embed_corpus(ws.texts, ws.embedder, ws.store, progress=progress)
             ws.set_vectors(vectors)
             self._embedded = True
         return ws.vectors()

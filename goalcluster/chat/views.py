@@ -14,6 +14,7 @@ from goalcluster.chat.clustering import find
 from goalcluster.chat.session import ChatSession
 from goalcluster.chat.state import ChatState
 from tools.prototypes import normalise
+from tools.store import text_hash
 from tools.text import clip, read_jsonl
 
 SHOWN = 10
@@ -71,9 +72,10 @@ def search(action: Search, state: ChatState, session: ChatSession) -> Reply:
         ]
         return {}, "\n".join(lines)
     session.vectors()
-    found = ws.store.query(ws.embedder.embed([action.query])[0], n_results=3 * SHOWN)
-    ours = set(ws.ids)  # the store's collection may hold another corpus of the same name
-    found = [(doc_id, distance) for doc_id, distance in found if doc_id in ours][:SHOWN]
+    hashes = [text_hash(text) for text in ws.texts]
+    found = ws.store.query(ws.embedder.embed([action.query])[0], n_results=SHOWN, within=hashes)
+    first = {h: doc_id for doc_id, h in reversed(list(zip(ws.ids, hashes, strict=True)))}
+    found = [(first[h], distance) for h, distance in found]  # the store holds every corpus's texts
     lines = [f"Closest in meaning to {action.query!r}:"]
     lines += [
         f"{_line(session, doc_id, state)}  (similarity {1 - distance:.2f})" for doc_id, distance in found

@@ -17,7 +17,7 @@ from agent.workspace import read_run_files
 from tools.corpus import CorpusError, load_corpus
 from tools.metrics import agreement, first_labels
 from tools.prototypes import centre
-from tools.store import EmbeddingStore
+from tools.store import EmbeddingStore, text_hash
 from tools.text import read_jsonl
 
 GOLD_FILE = "gold.jsonl"
@@ -129,7 +129,7 @@ def _add_map(
     """Project the run's stored vectors (of its working space where they are stored: the semantic
     view or the full goal view) to 2-D (PCA); say why when they are not there."""
     try:
-        vectors = centre(EmbeddingStore(store_path, data.corpus, embedder).get(ids))
+        vectors = centre(EmbeddingStore(store_path, embedder).get([text_hash(t) for t in texts]))
     except Exception as error:  # noqa: BLE001 - the map is optional; the report says why it is missing
         data.map_note = f"No map: the run's vectors are not in {store_path} ({error})."
         return

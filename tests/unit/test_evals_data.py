@@ -135,7 +135,8 @@ def test_views_eval_scores_both_spaces_per_task(
     tone = ["xy"[i // 10] for i in range(20)]  # the words say another thing; only a tag says the tone
     words = [" ".join([["alpha", "beta"][i % 2]] * 6) for i in range(20)]
     rows = [
-        {"id": f"d{i}", "text": f"{words[i]} tone={tone[i]}", "labels": {"tone": tone[i]}} for i in range(20)
+        {"id": f"d{i}", "text": f"{words[i]} tone={tone[i]} no {i}", "labels": {"tone": tone[i]}}
+        for i in range(20)
     ]
     (folder / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     (folder / "goals.json").write_text(json.dumps({"goals": {"tone": "by tone"}}))

@@ -2,57 +2,109 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
 from fakes import FakeEmbedder
 
 from tools.embed import embed_corpus
-from tools.store import EmbeddingStore, collection_name
+from tools.store import EmbeddingStore, collection_name, text_hash
 
-IDS = ["a", "b", "c", "d"]
 TEXTS = ["card was declined", "card declined again", "where is my parcel", "parcel never arrived"]
 
 
 def test_rerun_embeds_nothing_and_a_changed_text_is_reembedded(tmp_path: Path) -> None:
     embedder = FakeEmbedder()
-    vectors, stats = embed_corpus(IDS, TEXTS, embedder, EmbeddingStore(tmp_path, "c", embedder.name))
+    vectors, stats = embed_corpus(TEXTS, embedder, EmbeddingStore(tmp_path, embedder.name))
     assert (stats.embedded, stats.reused) == (4, 0) and vectors.shape == (4, 64)
     np.testing.assert_allclose(vectors, embedder.embed(TEXTS), atol=1e-6)
 
     again = FakeEmbedder()  # a new process: a new store object on the same folder
-    same, stats = embed_corpus(IDS, TEXTS, again, EmbeddingStore(tmp_path, "c", again.name))
+    same, stats = embed_corpus(TEXTS, again, EmbeddingStore(tmp_path, again.name))
     assert (stats.embedded, stats.reused) == (0, 4) and again.embedded == []
     np.testing.assert_allclose(same, vectors, atol=1e-6)
 
     changed = [*TEXTS[:3], "the parcel came broken"]
-    _, stats = embed_corpus(IDS, changed, again, EmbeddingStore(tmp_path, "c", again.name))
+    _, stats = embed_corpus(changed, again, EmbeddingStore(tmp_path, again.name))
     assert (stats.embedded, stats.reused) == (1, 3) and again.embedded == ["the parcel came broken"]
 
 
-def test_vectors_come_back_in_the_order_asked(tmp_path: Path) -> None:
+def test_a_repeated_text_is_embedded_once(tmp_path: Path) -> None:
     embedder = FakeEmbedder()
-    store = EmbeddingStore(tmp_path, "c", embedder.name)
-    embed_corpus(IDS, TEXTS, embedder, store)
-    reordered = store.get(["d", "a"])
+    texts = [TEXTS[0], TEXTS[1], TEXTS[0]]
+    vectors, stats = embed_corpus(texts, embedder, EmbeddingStore(tmp_path, embedder.name))
+    assert embedder.embedded == TEXTS[:2] and stats.embedded == 2
+    np.testing.assert_allclose(vectors[0], vectors[2])
+
+
+def test_vectors_come_back_in_the_order_asked_and_search_keeps_to_the_texts_given(tmp_path: Path) -> None:
+    embedder = FakeEmbedder()
+    store = EmbeddingStore(tmp_path, embedder.name)
+    embed_corpus(TEXTS, embedder, store)
+    reordered = store.get([text_hash(TEXTS[3]), text_hash(TEXTS[0])])
     np.testing.assert_allclose(reordered, embedder.embed([TEXTS[3], TEXTS[0]]), atol=1e-6)
-    nearest = store.query(embedder.embed(["card declined"])[0], n_results=2)
-    assert {doc_id for doc_id, _ in nearest} == {"a", "b"}
+    query = embedder.embed(["card declined"])[0]
+    nearest = store.query(query, n_results=2)
+    assert {h for h, _ in nearest} == {text_hash(TEXTS[0]), text_hash(TEXTS[1])}
+    within = store.query(query, n_results=2, within=[text_hash(t) for t in TEXTS[2:]])
+    assert {h for h, _ in within} == {text_hash(TEXTS[2]), text_hash(TEXTS[3])}
 
 
-def test_collections_are_per_corpus_and_embedder(tmp_path: Path) -> None:
-    names = {collection_name(c, e) for c in ("x", "y") for e in ("m1", "m2")}
-    assert len(names) == 4 and all(3 <= len(n) <= 63 for n in names)
+def test_vectors_are_per_embedder_and_found_only_for_their_own_text(tmp_path: Path) -> None:
+    names = {collection_name(e) for e in ("m1", "m2", "goal|model|prompt|400|language")}
+    assert len(names) == 3 and all(3 <= len(n) <= 63 for n in names)
     progress: list[tuple[int, int]] = []
     embedder = FakeEmbedder()
-    embed_corpus(
-        IDS,
-        TEXTS,
-        embedder,
-        EmbeddingStore(tmp_path, "x", embedder.name),
-        batch_size=3,
-        progress=lambda done, total: progress.append((done, total)),
-    )
+    store = EmbeddingStore(tmp_path, embedder.name)
+    embed_corpus(TEXTS, embedder, store, batch_size=3, progress=lambda d, t: progress.append((d, t)))
     assert progress == [(3, 4), (4, 4)]
-    _, stats = embed_corpus(IDS, TEXTS, embedder, EmbeddingStore(tmp_path, "y", embedder.name))
-    assert stats.embedded == 4
+    other = FakeEmbedder(dim=32)
+    _, stats = embed_corpus(TEXTS, other, EmbeddingStore(tmp_path, other.name))
+    assert stats.embedded == 4  # another identity shares nothing
+    try:
+        store.get([text_hash("a text never embedded")])
+    except KeyError as error:
+        assert "embed them first" in str(error)
+    else:
+        raise AssertionError("a text without a vector must not get another text's")
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, numpy as np
+    from tools.store import EmbeddingStore, text_hash
+    store = EmbeddingStore(sys.argv[1], "m")
+    mine, theirs = sys.argv[2], sys.argv[3]
+    rng = np.random.default_rng(len(mine))
+    for batch in range(20):
+        texts = [f"{mine} {batch} {i}" for i in range(25)]
+        store.put([text_hash(t) for t in texts], rng.normal(size=(25, 8)).astype(np.float32))
+        store.missing([text_hash(f"{theirs} {b} {i}") for b in range(batch) for i in range(25)])
+    print(store.count())
+    """
+)
+
+
+def test_two_processes_write_and_read_one_store_at_once(tmp_path: Path) -> None:
+    store = EmbeddingStore(tmp_path, "m")
+    store.put([text_hash("seen first")], np.ones((1, 8), np.float32))  # this process opened it first
+    root = str(Path(__file__).resolve().parents[2])
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path), mine, theirs],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for mine, theirs in (("alpha", "beta"), ("beta", "alpha"))
+    ]
+    for run in runs:
+        _, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+    every = [f"{name} {b} {i}" for name in ("alpha", "beta") for b in range(20) for i in range(25)]
+    assert store.missing([text_hash(t) for t in every]) == []  # written elsewhere, read here
+    assert store.get([text_hash(t) for t in every]).shape == (1000, 8) and store.count() == 1001
