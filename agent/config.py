@@ -6,10 +6,11 @@ argument always wins over the environment.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_HOME = Path("~/.cache/goalcluster").expanduser()
 
@@ -31,15 +32,22 @@ class BackendOptions(BaseModel):
     )
 
 
+CREDENTIALS = re.compile(r"://[^/@]*@")
+
+
 class Config(BaseModel):
     """Everything a run can be told. Defaults give a useful run on the embedded models."""
 
-    model_config = ConfigDict(frozen=True)
+    # A refused value is never echoed: it may hold a secret.
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     home: Path = Field(DEFAULT_HOME, description="Cache for assembled models, embeddings and LLM answers.")
     store: Path | None = Field(None, description="Folder of the embedding store (default: HOME/embeddings).")
     llm: str = Field("llamacpp", description="Chat model, as a registry string (see `goalcluster models`).")
     embedder: str = Field("minilm", description="Embedder, as a registry string.")
+    embedder_api_key_env: str | None = Field(
+        None, description="Environment variable holding the embeddings server's API key."
+    )
     backend: BackendOptions = Field(default_factory=BackendOptions, description="How the chat model runs.")
     max_attempts: int = Field(3, ge=1, le=10, description="Tries per LLM call when its output is invalid.")
     max_tokens: int = Field(1024, ge=16, description="Most tokens one LLM answer may have.")
@@ -125,6 +133,19 @@ class Config(BaseModel):
         0.5, ge=0, le=1, description="Clusters below this estimated precision are redone."
     )
     max_cluster_share: float = Field(0.6, gt=0, le=1, description="A cluster above this share is split.")
+
+    @field_validator("llm", "embedder", "view_model")
+    @classmethod
+    def no_credentials_in_urls(cls, spec: str | None) -> str | None:
+        """A model URL is saved in the run's files and shown in messages: keys come from the
+        environment only."""
+        if spec and CREDENTIALS.search(spec):
+            raise ValueError(
+                "the model URL carries credentials (user:key@), which would be saved in run.json; "
+                "remove them and put the key in an environment variable named by --api-key-env "
+                "(--embedder-api-key-env for the embedder)"
+            )
+        return spec
 
     @model_validator(mode="before")
     @classmethod

@@ -5,6 +5,7 @@ folder (``run.json`` and ``corpus.jsonl``), which is how a run resumes in a new 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -161,7 +162,7 @@ def build_workspace(
 ) -> Workspace:
     """A workspace over the given corpus; ``backend``/``embedder``/``hidden`` (the goal view's
     hidden states) override the configured ones."""
-    embedder = embedder or make_embedder(config.embedder)
+    embedder = embedder or make_run_embedder(config)
     announce = None if quiet else say
     return Workspace(
         config=config,
@@ -175,6 +176,13 @@ def build_workspace(
         quiet=quiet,
         _hidden=[] if hidden is None else [hidden],
     )
+
+
+def make_run_embedder(config: Config) -> Embedder:
+    """The configured embedder, its API key read from the environment variable the config names
+    (a key is never part of the config, so never saved)."""
+    key = os.environ.get(config.embedder_api_key_env) if config.embedder_api_key_env else None
+    return make_embedder(config.embedder, api_key=key)
 
 
 def write_run_files(

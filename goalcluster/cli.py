@@ -85,6 +85,9 @@ def _embedder_arg(parser: argparse.ArgumentParser) -> None:
         help="embedder: minilm | sentence-transformers:PATH | openai-compatible:URL@MODEL "
         "(env GOALCLUSTER_EMBEDDER; default %(default)s)",
     )
+    parser.add_argument(
+        "--embedder-api-key-env", help="environment variable holding the embeddings server's API key"
+    )
 
 
 def _llm_args(parser: argparse.ArgumentParser) -> None:
@@ -272,7 +275,7 @@ def config_from(args: argparse.Namespace) -> Config:
     """The Config the flags describe (flag defaults are Config's defaults)."""
     values: dict[str, Any] = {"home": args.home}
     if hasattr(args, "embedder"):
-        values["embedder"] = args.embedder
+        values.update(embedder=args.embedder, embedder_api_key_env=args.embedder_api_key_env)
     if hasattr(args, "llm"):
         values.update(
             llm=args.llm,

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from agent.config import Config
 from agent.llm.packaged import PACKAGED_MODELS, ensure_model, is_assembled, is_installed
-from agent.workspace import say
+from agent.workspace import make_run_embedder, say
 from goalcluster.chat.session import open_session
 from goalcluster.chat.terminal import run_chat
 from goalcluster.criteria import discover as find_criteria
@@ -23,7 +23,7 @@ from goalcluster.results import ClusteringResult, summary_table
 from goalcluster.runner import RunInputError, resume_run, start_run
 from tools.corpus import Corpus, load_corpus, sample_corpus
 from tools.embed import embed_corpus
-from tools.embedders import EmbedderError, make_embedder, packaged_minilm_path
+from tools.embedders import EmbedderError, packaged_minilm_path
 from tools.store import EmbeddingStore
 
 BACKENDS = [
@@ -99,7 +99,7 @@ def models(args: argparse.Namespace, config: Config) -> dict[str, Any]:
 
 def embed(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     corpus = read_corpus(args)
-    embedder = make_embedder(config.embedder)
+    embedder = make_run_embedder(config)
     store = EmbeddingStore(config.store_path, embedder.name)
     with tqdm(desc="embedding", unit="doc", file=sys.stderr) as bar:
         vectors, stats = embed_corpus(corpus.texts, embedder, store, progress=progress_to(bar))

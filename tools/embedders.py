@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tools.text import strip_credentials
+
 DEFAULT_EMBEDDER = "minilm"
 
 
@@ -143,7 +145,8 @@ class OpenAICompatibleEmbedder:
 
     @property
     def name(self) -> str:
-        return f"oai-{self.model}"
+        """The identity its vectors are stored under: the server (without credentials) and model."""
+        return f"oai|{strip_credentials(self.base_url)}|{self.model}"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         import openai
@@ -156,7 +159,7 @@ class OpenAICompatibleEmbedder:
                 response = client.embeddings.create(model=self.model, input=batch)
             except openai.APIConnectionError as error:
                 raise EmbedderError(
-                    f"cannot reach the embeddings server at {self.base_url} ({error}). "
+                    f"cannot reach the embeddings server at {strip_credentials(self.base_url)} ({error}). "
                     "Start it, or check the URL in --embedder."
                 ) from error
             rows.extend(_pooled(item.embedding) for item in sorted(response.data, key=lambda d: d.index))

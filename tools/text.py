@@ -33,3 +33,12 @@ def spreadsheet_safe(value: object) -> object:
     if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
         return "'" + value
     return value
+
+
+def strip_credentials(url: str) -> str:
+    """``http://user:secret@host/v1`` -> ``http://host/v1``: URLs go into traces and messages."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    host, slash, path = rest.partition("/")
+    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"

@@ -20,7 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agent.llm.backends import BackendError, strip_credentials
+from agent.llm.backends import BackendError
+from tools.text import strip_credentials
 
 
 class HiddenStates(Protocol):

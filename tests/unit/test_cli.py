@@ -74,3 +74,34 @@ def test_impossible_counts_are_refused_not_reinterpreted(capsys: pytest.CaptureF
     with pytest.raises(SystemExit):
         main(["discover", "x.csv", "--max-criteria", "-1"])
     assert "must be 1 or more, got -1" in capsys.readouterr().err
+
+
+def test_credentials_in_a_model_url_are_refused_unechoed_and_nothing_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "t.txt"
+    data.write_text("one text\nanother\nthird\n")
+    for flag in ("--llm", "--embedder", "--view-model"):
+        url = "openai-compatible:https://me:sk-SECRET@models.example/v1@m"
+        code = main(["run", str(data), "--home", str(tmp_path), "--out", str(tmp_path / "run"), flag, url])
+        err = capsys.readouterr().err
+        assert code == 2 and "credentials" in err and "--api-key-env" in err
+        assert "SECRET" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_embedders_key_comes_from_the_environment_and_its_identity_names_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agent.config import Config
+    from agent.workspace import make_run_embedder
+    from tools.embedders import OpenAICompatibleEmbedder
+
+    monkeypatch.setenv("EMB_KEY", "sk-from-env")
+    args = ["embed", "x.csv", "--embedder", "openai-compatible:http://10.0.0.5:8001/v1@e5"]
+    config = config_from(build_parser().parse_args([*args, "--embedder-api-key-env", "EMB_KEY"]))
+    assert "sk-from-env" not in config.model_dump_json()
+    embedder = make_run_embedder(config)
+    assert isinstance(embedder, OpenAICompatibleEmbedder) and embedder.api_key == "sk-from-env"
+    other = make_run_embedder(Config(embedder="openai-compatible:http://10.0.0.6:8001/v1@e5"))
+    assert embedder.name == "oai|http://10.0.0.5:8001/v1|e5" != other.name  # two servers never mix

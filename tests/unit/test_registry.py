@@ -6,7 +6,7 @@ import pytest
 
 from agent.config import BackendOptions
 from agent.llm import registry
-from agent.llm.backends import BackendError, LlamaCppBackend, OpenAICompatibleBackend, strip_credentials
+from agent.llm.backends import BackendError, LlamaCppBackend, OpenAICompatibleBackend
 from agent.llm.registry import make_chat_backend
 from tools.embedders import (
     EmbedderError,
@@ -14,6 +14,7 @@ from tools.embedders import (
     SentenceTransformerEmbedder,
     make_embedder,
 )
+from tools.text import strip_credentials
 
 OPTIONS = BackendOptions()
 
