@@ -52,6 +52,11 @@ class Config(BaseModel):
     max_attempts: int = Field(3, ge=1, le=10, description="Tries per LLM call when its output is invalid.")
     max_tokens: int = Field(1024, ge=16, description="Most tokens one LLM answer may have.")
     use_cache: bool = Field(True, description="Reuse cached answers for identical LLM requests.")
+    cache_namespace: str = Field(
+        "",
+        description="Part of every answer-cache key: change it after a server's weights changed under "
+        "the same URL and name (a server cannot prove its weights; a GGUF file is keyed by its hash).",
+    )
     budget_calls: int | None = Field(None, ge=0, description="Most LLM calls a run may make (None: no cap).")
     budget_tokens: int | None = Field(
         None, ge=0, description="Most prompt+completion tokens a run may spend (None: no cap)."

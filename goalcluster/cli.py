@@ -112,6 +112,11 @@ def _llm_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="llama.cpp CPU threads (default: all cores)")
     parser.add_argument("--api-key-env", help="environment variable holding the model server's API key")
     parser.add_argument("--no-cache", action="store_true", help="do not reuse cached LLM answers")
+    parser.add_argument(
+        "--cache-namespace",
+        default=_default(Config, "cache_namespace"),
+        help="part of every answer-cache key: change it when a server's weights changed under the same name",
+    )
 
 
 def _run_args(parser: argparse.ArgumentParser) -> None:
@@ -280,6 +285,7 @@ def config_from(args: argparse.Namespace) -> Config:
         values.update(
             llm=args.llm,
             use_cache=not args.no_cache,
+            cache_namespace=args.cache_namespace,
             backend=BackendOptions(
                 n_ctx=args.n_ctx,
                 n_gpu_layers=args.n_gpu_layers,

@@ -1,4 +1,4 @@
-"""An on-disk cache of LLM answers (SQLite), keyed by model, rendered prompt and schema.
+"""An on-disk cache of LLM answers (SQLite), keyed by everything that shapes the answer.
 
 An identical request on a rerun is answered from here and makes no new LLM call.
 """
@@ -14,9 +14,13 @@ from pathlib import Path
 from typing import Any
 
 
-def request_key(model_id: str, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
-    """A stable key for one structured request."""
-    payload = json.dumps([model_id, messages, schema], sort_keys=True, ensure_ascii=False)
+def request_key(
+    model_id: str, messages: list[dict[str, str]], schema: dict[str, Any], *, max_tokens: int, scope: str = ""
+) -> str:
+    """A stable key for one structured request: the model (for a file, its weights' hash), every
+    message, the schema, the answer's length limit and ``scope`` (the sampling seed and the user's
+    cache namespace): everything that can change the answer."""
+    payload = json.dumps([model_id, messages, schema, max_tokens, scope], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -31,4 +31,5 @@ def build_llm(
         cache=AnswerCache(config.cache_path) if config.use_cache else None,
         max_attempts=config.max_attempts,
         max_tokens=config.max_tokens,
+        cache_scope=f"seed={config.backend.seed}|namespace={config.cache_namespace}",
     )

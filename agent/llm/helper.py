@@ -56,6 +56,8 @@ class LLM:
     prompts: PromptLibrary = field(default_factory=PromptLibrary)
     max_attempts: int = 3
     max_tokens: int = 1024
+    cache_scope: str = ""
+    """Part of every cache key besides model and request: the sampling seed, the cache namespace."""
 
     def messages(self, prompt_name: str, variables: dict[str, Any], schema: type[BaseModel]) -> list[Message]:
         """The exact messages :meth:`generate` sends first."""
@@ -71,7 +73,9 @@ class LLM:
         """Render ``prompts/<prompt_name>.j2`` with ``variables`` and return a valid ``schema``."""
         messages = self.messages(prompt_name, variables, schema)
         json_schema = schema.model_json_schema()
-        key = request_key(self.backend.model_id, messages, json_schema)
+        key = request_key(
+            self.backend.model_id, messages, json_schema, max_tokens=self.max_tokens, scope=self.cache_scope
+        )
         cached = self._from_cache(key, prompt_name, messages, schema)
         if cached is not None:
             return cached

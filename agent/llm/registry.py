@@ -67,7 +67,8 @@ def _llamacpp(rest: str, options: BackendOptions, home: Path, announce: Announce
 
 
 def _gguf(rest: str, home: Path, announce: Announce | None) -> tuple[Callable[[], Path], str]:
-    """How to find the GGUF that ``llamacpp[:rest]`` names, and its model id."""
+    """How to find the GGUF that ``llamacpp[:rest]`` names, and its model id, which names the exact
+    weights (their sha256): answers and hidden states of two files never mix."""
     if rest in ("", "default", "small"):
         packaged = PACKAGED_MODELS[rest or "default"]
 
@@ -76,13 +77,13 @@ def _gguf(rest: str, home: Path, announce: Announce | None) -> tuple[Callable[[]
                 announce(f"loading {packaged.title}")
             return ensure_model(packaged, home)
 
-        return locate, f"llamacpp:{packaged.key}"
+        return locate, f"llamacpp:{packaged.key}@{packaged.sha256[:16]}"
     path = Path(rest).expanduser()
     if not path.is_file():
         raise BackendError(
             f"no GGUF file at {path}. Pass an existing file: --llm llamacpp:/path/to/model.gguf"
         )
-    return (lambda: path), f"llamacpp:{path.name}"
+    return (lambda: path), f"llamacpp:{path.name}@{file_sha256(path, home)[:16]}"
 
 
 def make_hidden_states(
@@ -93,11 +94,9 @@ def make_hidden_states(
     kind, sep, rest = spec.partition(":")
     if kind == "llamacpp":
         locate, model_id = _gguf(rest if sep else "", home, announce)
-        packaged = PACKAGED_MODELS.get(rest or "default") if rest in ("", "default", "small") else None
-        digest = packaged.sha256 if packaged else file_sha256(locate(), home)
         return LlamaCppHiddenStates(
             locate,
-            model_id=f"{model_id}@{digest[:16]}",
+            model_id=model_id,
             n_threads=options.n_threads,
             n_gpu_layers=options.n_gpu_layers,
         )

@@ -74,6 +74,14 @@ def test_identical_rerun_is_answered_from_the_cache(tmp_path: Path) -> None:
     other_model = ScriptedBackend([GOOD], model_id="other")
     LLM(other_model, cache=AnswerCache(cache_path)).generate("judge_membership", VARIABLES, Description)
     assert len(other_model.calls) == 1  # the model is part of the key
+    shorter, reseeded = ScriptedBackend([GOOD]), ScriptedBackend([GOOD])
+    LLM(shorter, cache=AnswerCache(cache_path), max_tokens=64).generate(
+        "judge_membership", VARIABLES, Description
+    )
+    LLM(reseeded, cache=AnswerCache(cache_path), cache_scope="seed=1").generate(
+        "judge_membership", VARIABLES, Description
+    )
+    assert len(shorter.calls) == len(reseeded.calls) == 1  # whatever can change the answer is in the key
 
 
 def test_budget_stops_calls() -> None:

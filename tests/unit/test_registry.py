@@ -23,13 +23,17 @@ def test_packaged_and_file_backends_load_nothing_until_used(tmp_path: Path) -> N
     default = make_chat_backend("llamacpp", OPTIONS, tmp_path)
     small = make_chat_backend("llamacpp:small", OPTIONS, tmp_path)
     assert isinstance(default, LlamaCppBackend) and default._llama is None
-    assert default.model_id == "llamacpp:qwen2.5-coder-1.5b-instruct-q4_k_m"
-    assert small.model_id == "llamacpp:qwen2.5-coder-0.5b-instruct"
+    assert default.model_id == "llamacpp:qwen2.5-coder-1.5b-instruct-q4_k_m@cc324af070c2ecbf"
+    assert small.model_id.startswith("llamacpp:qwen2.5-coder-0.5b-instruct@")
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
     custom = make_chat_backend(f"llamacpp:{gguf}", BackendOptions(n_gpu_layers=-1, n_ctx=8192), tmp_path)
     assert isinstance(custom, LlamaCppBackend)
     assert (custom.n_gpu_layers, custom.n_ctx, custom.locate()) == (-1, 8192, gguf)
+    other = tmp_path / "b" / "m.gguf"  # the same file name, other weights: another model id
+    other.parent.mkdir()
+    other.write_bytes(b"GGUF re-quantised")
+    assert make_chat_backend(f"llamacpp:{other}", OPTIONS, tmp_path).model_id != custom.model_id
     with pytest.raises(BackendError, match="no GGUF file"):
         make_chat_backend(f"llamacpp:{tmp_path / 'missing.gguf'}", OPTIONS, tmp_path)
 
