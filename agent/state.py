@@ -38,9 +38,9 @@ class ViewChoice(BaseModel):
     kind: Literal["semantic", "goal"] = Field(description="The sentence embedder's space, or the goal view.")
     aspect: str = Field("", description="The property the goal groups by, as the goal view asks about it.")
     identity: str = Field("", description="The goal view's identity: model weights, prompt and aspect.")
-    chosen_by: Literal["config", "notes", "budget"] = Field(
+    chosen_by: Literal["config", "notes", "budget", "no_notes"] = Field(
         description="'config' (asked for), 'notes' (agreement with the LLM's notes on a probe sample), "
-        "'budget' (no LLM budget left to measure)."
+        "'budget' (no LLM budget left to measure), 'no_notes' (too few valid notes to measure)."
     )
     agreement: dict[str, float] = Field(
         default_factory=dict,
@@ -59,9 +59,12 @@ class ViewChoice(BaseModel):
         if self.chosen_by == "notes":
             shares = ", ".join(f"{name} {nmi:.2f}" for name, nmi in self.agreement.items())
             return f"{where}; agreement (NMI) with the LLM's notes on {self.notes} documents: {shares}"
-        return (
-            f"{where} ({'as configured' if self.chosen_by == 'config' else 'no LLM budget left to choose'})"
-        )
+        why = {
+            "config": "as configured",
+            "budget": "no LLM budget left to choose",
+            "no_notes": f"too few valid notes ({self.notes}) to choose",
+        }
+        return f"{where} ({why.get(self.chosen_by, self.chosen_by)})"
 
 
 class IterationRecord(BaseModel):

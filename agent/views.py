@@ -74,12 +74,17 @@ class NotesView:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         notes = [
-            self.llm.generate(
+            self.llm.attempt(
                 NOTE_PROMPT, {"goal": self.goal, "text": clip(text, self.text_chars)}, Annotation
-            ).value
+            )
             for text in texts
-        ]
-        return self.embedder.embed([f"{self.aspect}: {note}" for note in notes])
+        ]  # no valid note: the text stands for itself
+        return self.embedder.embed(
+            [
+                f"{self.aspect}: {text if note is None else note.value}"
+                for note, text in zip(notes, texts, strict=True)
+            ]
+        )
 
     def count_truncated(self, texts: Sequence[str]) -> int:
         return sum(1 for text in texts if len(" ".join(text.split())) > self.text_chars)

@@ -76,7 +76,8 @@ def propose_criteria(ws: Any, vectors: np.ndarray, n_criteria: int, seed: int) -
     for round_ in range(2):
         rows = diverse(vectors, SAMPLES, random_state=seed + round_)
         variables = {"texts": ws.prompt_texts(rows), "n_criteria": n_criteria}
-        proposed += ws.llm.generate("propose_criteria", variables, Criteria).criteria
+        found = ws.llm.attempt("propose_criteria", variables, Criteria)
+        proposed += [] if found is None else found.criteria  # no valid answer: the other sample's
     return proposed
 
 

@@ -16,6 +16,7 @@ class Budget:
 
     calls: LLM requests sent (answers replayed from the cache are free).
     prompt_tokens / completion_tokens: as the backend reported them.
+    gave_up: items the model gave no valid answer for, where the run fell back and went on.
     """
 
     max_calls: int | None = None
@@ -24,6 +25,7 @@ class Budget:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_calls: int = 0
+    gave_up: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -58,6 +60,7 @@ class Budget:
             self.cached_calls = usage["cached_calls"]
             self.prompt_tokens = usage["prompt_tokens"]
             self.completion_tokens = usage["completion_tokens"]
+            self.gave_up = usage.get("gave_up", 0)
 
     def snapshot(self) -> dict[str, int]:
         return {
@@ -65,4 +68,5 @@ class Budget:
             "cached_calls": self.cached_calls,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "gave_up": self.gave_up,
         }

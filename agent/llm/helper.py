@@ -2,8 +2,10 @@
 
 It renders a prompt file, asks the backend for JSON fitting a pydantic schema, validates it,
 asks again with the validation error shown (bounded), and raises :class:`LLMOutputError`
-carrying every attempt if the model never gets it right. Each attempt is written to the trace,
-valid answers are cached on disk, and calls and tokens are counted against the budget.
+carrying every attempt if the model never gets it right. :meth:`LLM.attempt` is the same for one
+item of many (one note, one judgement): there a model that never answers validly gives None, the
+failure is traced, and the caller's recorded fallback lets the run go on. Each attempt is written
+to the trace, valid answers are cached on disk, and calls and tokens are counted against the budget.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from agent.llm.prompts import PromptLibrary
 from agent.llm.trace import Trace
 
 T = TypeVar("T", bound=BaseModel)
+SHOWN_BACK = 300  # characters of a refused answer shown with the retry: a long bad answer is cut
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class LLM:
 
     def generate(self, prompt_name: str, variables: dict[str, Any], schema: type[T]) -> T:
         """Render ``prompts/<prompt_name>.j2`` with ``variables`` and return a valid ``schema``."""
-        messages = self.messages(prompt_name, variables, schema)
+        messages = first = self.messages(prompt_name, variables, schema)
         json_schema = schema.model_json_schema()
         key = request_key(
             self.backend.model_id, messages, json_schema, max_tokens=self.max_tokens, scope=self.cache_scope
@@ -105,12 +108,25 @@ class LLM:
             if parsed is not None:
                 return parsed
             attempts.append(Attempt(raw=completion.text, error=error or ""))
-            messages = [
-                *messages,
-                {"role": "assistant", "content": completion.text},
+            shown = (
+                completion.text if len(completion.text) <= SHOWN_BACK else completion.text[:SHOWN_BACK] + "…"
+            )
+            messages = [  # the first request and the last refused answer only: retries do not pile up
+                *first,
+                {"role": "assistant", "content": shown},
                 {"role": "user", "content": self.prompts.render("retry", {"error": error})},
             ]
         raise LLMOutputError(prompt_name, attempts)
+
+    def attempt(self, prompt_name: str, variables: dict[str, Any], schema: type[T]) -> T | None:
+        """:meth:`generate` for one item of many: None (and a ``gave_up`` trace record) when the
+        model gives no valid answer in its attempts, so the caller falls back and the run goes on."""
+        try:
+            return self.generate(prompt_name, variables, schema)
+        except LLMOutputError as error:
+            self.trace.record(prompt=prompt_name, gave_up=True, model=self.backend.model_id, error=str(error))
+            self.budget.gave_up += 1
+            return None
 
     def _from_cache(self, key: str, prompt_name: str, messages: list[Message], schema: type[T]) -> T | None:
         if self.cache is None:

@@ -34,10 +34,13 @@ class Trace:
 
     def usage(self) -> dict[str, int]:
         """Totals over the trace file (earlier processes of the same run included)."""
-        totals = {"llm_calls": 0, "cached_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        totals = {"llm_calls": 0, "cached_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "gave_up": 0}
         if self.path is None or not self.path.exists():
             return totals
         for entry in read_jsonl(self.path):
+            if entry.get("gave_up"):  # a failed item, not a call: its attempts are records of their own
+                totals["gave_up"] += 1
+                continue
             totals["cached_calls" if entry.get("cached") else "llm_calls"] += 1
             totals["prompt_tokens"] += int(entry.get("prompt_tokens", 0))
             totals["completion_tokens"] += int(entry.get("completion_tokens", 0))

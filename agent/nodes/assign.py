@@ -69,14 +69,16 @@ def _rows(members: np.ndarray) -> list[list[int]]:
 
 def _judge_every_pair(state: RunState, ws: Workspace, fallback: np.ndarray) -> tuple[np.ndarray, bool]:
     """GoalEx's assigner: one yes/no LLM judgement per (document, candidate). Pairs left when the
-    budget runs out keep the embedding decision."""
+    budget runs out, or that the LLM gives no valid answer for, keep the embedding decision."""
     members = fallback.copy()
     with ws.bar("judging pairs", members.size) as bar:
         for j, candidate in enumerate(state.candidates):
             for i in range(len(members)):
                 try:
-                    members[i, j] = judge(state, ws, candidate.explanation, i)
+                    verdict = judge(state, ws, candidate.explanation, i)
                 except BudgetExceeded:
                     return members, False
+                if verdict is not None:
+                    members[i, j] = verdict
                 bar.update(1)
     return members, True

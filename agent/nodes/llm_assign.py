@@ -33,6 +33,7 @@ def probe(
     config = state.config
     picks = diverse(space(state, ws), config.calibration_probe, random_state=config.seed)
     answers = ask(state, ws, chosen, scores, picks)
+    picks = [i for i in picks if i in answers]  # documents the LLM gave a valid answer for
     agreement = float(np.mean([answers[i] == result.top[i] for i in picks])) if picks else 0.0
     llm_wins = embedding_wins = 0
     for row in (i for i in picks if answers[i] != result.top[i]):
@@ -61,20 +62,23 @@ def probe(
 
 
 def fits(state: RunState, ws: Workspace, chosen: list[Candidate], row: int, cluster: int) -> bool:
-    """Is ``chosen[cluster]`` (-1: none, never) true of document ``row``, by the LLM's judgement?"""
-    return cluster >= 0 and judge(state, ws, chosen[cluster].explanation, row)
+    """Is ``chosen[cluster]`` (-1: none, never) true of document ``row``, by the LLM's judgement?
+    (No valid judgement is no evidence for it.)"""
+    return cluster >= 0 and bool(judge(state, ws, chosen[cluster].explanation, row))
 
 
-def judge(state: RunState, ws: Workspace, explanation: str, row: int) -> bool:
-    """The LLM's yes/no: is ``explanation`` true of document ``row``?"""
+def judge(state: RunState, ws: Workspace, explanation: str, row: int) -> bool | None:
+    """The LLM's yes/no: is ``explanation`` true of document ``row``? None: no valid answer."""
     variables = {"goal": goal_text(state), "explanation": explanation, "text": ws.prompt_texts([row])[0]}
-    return ws.llm.generate("judge_membership", variables, Judgement).answer == "yes"
+    verdict = ws.llm.attempt("judge_membership", variables, Judgement)
+    return None if verdict is None else verdict.answer == "yes"
 
 
 def ask(
     state: RunState, ws: Workspace, chosen: list[Candidate], scores: np.ndarray, rows: list[int]
 ) -> dict[int, int]:
-    """The LLM's choice of cluster (-1: none) for each document in ``rows``."""
+    """The LLM's choice of cluster (-1: none) for each document in ``rows``; a document it gives no
+    valid answer for is left out (the working space decides it)."""
     decided: dict[int, int] = {}
     with ws.bar("LLM assigning", len(rows)) as bar:
         for row in rows:
@@ -84,8 +88,10 @@ def ask(
                 "text": ws.prompt_texts([row])[0],
                 "clusters": [chosen[j].model_dump() for j in options],
             }
-            answer = ws.llm.generate("choose_cluster", variables, choice_schema(len(options)))
+            answer = ws.llm.attempt("choose_cluster", variables, choice_schema(len(options)))
+            bar.update(1)
+            if answer is None:
+                continue
             choice = int(answer.choice)  # type: ignore[attr-defined]
             decided[row] = options[choice - 1] if choice > 0 else -1
-            bar.update(1)
     return decided

@@ -28,10 +28,13 @@ def propose(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     if by_prototypes(state):
         return _describe_groups(state, ws)
     try:
-        proposal = ws.llm.generate(*_request(state, ws), Proposal)
+        proposal = ws.llm.attempt(*_request(state, ws), Proposal)
     except BudgetExceeded:
         ws.say("LLM budget spent: no new proposals")
         return {"budget_exhausted": True}
+    if proposal is None:
+        ws.say("note: the LLM gave no valid proposal this round; the candidates stay as they were")
+        return {}
     fresh = _new_candidates(state, ws, proposal.clusters)
     ws.say(
         f"proposed {len(proposal.clusters)} clusters, {len(fresh)} new: " + "; ".join(c.name for c in fresh)
@@ -71,7 +74,8 @@ def _annotate(state: RunState, ws: Workspace, texts: list[str]) -> list[str]:
     if not state.config.annotate_samples:
         return []
     goal = goal_text(state)
-    return [ws.llm.generate("annotate", {"goal": goal, "text": text}, Annotation).value for text in texts]
+    notes = [ws.llm.attempt("annotate", {"goal": goal, "text": text}, Annotation) for text in texts]
+    return ["" if note is None else note.value for note in notes]  # no valid note: none shown
 
 
 def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
@@ -91,11 +95,14 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
             "others": [{"name": c.name, "explanation": c.explanation} for c in shown[-MAX_SHOWN:]],
         }
         try:
-            item = ws.llm.generate("describe_group", variables, ClusterDescription)
+            item = ws.llm.attempt("describe_group", variables, ClusterDescription)
         except BudgetExceeded:
             ws.say("LLM budget spent: no more descriptions")
             exhausted = True
             break
+        if item is None:  # its documents join the other groups' prototypes
+            ws.say(f"note: the LLM gave no valid description of a group of {len(rows)} texts; left out")
+            continue
         described.append((item, sorted(rows)))
         shown.append(Candidate(id="", name=item.name, explanation=item.explanation, origin=""))
     update: dict[str, Any] = {"budget_exhausted": state.budget_exhausted or exhausted}

@@ -70,9 +70,11 @@ def _spot_check(state: RunState, ws: Workspace, members: np.ndarray) -> tuple[di
         verdicts = []
         for row in picks:
             try:
-                verdicts.append(judge(state, ws, explanations[cid], int(row)))
+                verdict = judge(state, ws, explanations[cid], int(row))
             except BudgetExceeded:
                 return precision, True
+            if verdict is not None:  # no valid judgement: one spot-check fewer
+                verdicts.append(verdict)
         if verdicts:
             precision[cid] = round(float(np.mean(verdicts)), 3)
     return precision, False

@@ -62,8 +62,14 @@ def view(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 
 def _aspect(ws: Workspace, goal: str) -> str:
-    """The property the goal groups by, named by the LLM in one call (no goal: the topic)."""
-    return ws.llm.generate("aspect", {"goal": goal}, Aspect).aspect if goal else DEFAULT_ASPECT
+    """The property the goal groups by, named by the LLM in one call (no goal, or no valid answer:
+    the topic)."""
+    named = ws.llm.attempt("aspect", {"goal": goal}, Aspect) if goal else None
+    if goal and named is None:
+        ws.say(
+            f"note: the LLM gave no valid aspect for the goal; using {DEFAULT_ASPECT!r} (--aspect sets one)"
+        )
+    return DEFAULT_ASPECT if named is None else named.aspect
 
 
 def _measure(
@@ -72,17 +78,18 @@ def _measure(
     """Cluster both spaces and the LLM's notes on the probe sample; the closer space wins."""
     config, aspect = state.config, goal_choice.aspect
     probe = sample_rows(state.n_docs, config.view_probe, config.seed)
-    notes = _notes(ws, aspect, probe)
-    spent = {"budget_exhausted": True} if len(notes) < len(probe) else {}
+    notes, exhausted = _notes(ws, aspect, probe)
+    spent = {"budget_exhausted": True} if exhausted else {}
     if len(notes) < MIN_NOTES:
-        return goal_choice.model_copy(update={"chosen_by": "budget", "notes": len(notes)}), spent
-    rows = probe[: len(notes)]
+        unmeasured = {"chosen_by": "budget" if exhausted else "no_notes", "notes": len(notes)}
+        return goal_choice.model_copy(update=unmeasured), spent
+    rows = list(notes)
     k = int(np.clip(config.max_clusters, 2, max(2, len(rows) // 4)))
 
     def cut(vectors: np.ndarray) -> np.ndarray:
         return partition(vectors, n_clusters=k, random_state=config.seed)
 
-    reference = cut(ws.embedder.embed([f"{aspect}: {note}" for note in notes]))
+    reference = cut(ws.embedder.embed([f"{aspect}: {note}" for note in notes.values()]))
     spaces = {"semantic": ws.vectors()[rows], "goal": centre(_compute(ws, aspect, goal, rows))}
     scores = {name: round(float(nmi(reference, cut(x))), 3) for name, x in spaces.items()}
     kind = "goal" if scores["goal"] >= scores["semantic"] else "semantic"
@@ -90,15 +97,19 @@ def _measure(
     return goal_choice.model_copy(update=update), spent
 
 
-def _notes(ws: Workspace, aspect: str, rows: list[int]) -> list[str]:
-    """The LLM's few words on each text's aspect, as many as the budget allows."""
-    notes: list[str] = []
+def _notes(ws: Workspace, aspect: str, rows: list[int]) -> tuple[dict[int, str], bool]:
+    """The LLM's few words on each text's aspect, by row, as many as the budget allows (a text it
+    gives no valid note for is left out), and whether the budget ran out."""
+    notes: dict[int, str] = {}
     try:
-        for text in ws.prompt_texts(rows):
-            notes.append(ws.llm.generate("aspect_note", {"aspect": aspect, "text": text}, Annotation).value)
+        for row, text in zip(rows, ws.prompt_texts(rows), strict=True):
+            note = ws.llm.attempt("aspect_note", {"aspect": aspect, "text": text}, Annotation)
+            if note is not None:
+                notes[row] = note.value
     except BudgetExceeded:
         ws.say(f"LLM budget spent after {len(notes)} notes")
-    return notes
+        return notes, True
+    return notes, False
 
 
 def _compute(ws: Workspace, aspect: str, goal: str, rows: list[int] | None) -> np.ndarray:

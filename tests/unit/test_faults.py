@@ -1,16 +1,19 @@
-"""Faults stop a run with a clear error and keep its finished work for `resume`."""
+"""Faults: a model that never answers an item validly degrades that item and the run goes on; a
+fault that stops a run (an unreachable server) names the fix and keeps the finished work for `resume`."""
 
 from __future__ import annotations
 
+import json
 import socket
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes import FakeEmbedder, ScriptedBackend, answer_by_prompt, corpus_of_topics
 
 from agent.config import Config
-from agent.llm.backends import BackendError, OpenAICompatibleBackend
-from agent.llm.helper import LLMOutputError
+from agent.llm.backends import BackendError, Message, OpenAICompatibleBackend
 from goalcluster.runner import resume_run, start_run
 from tools.corpus import Corpus
 
@@ -35,24 +38,54 @@ def config(tmp_path: Path) -> Config:
     )
 
 
-def test_invalid_llm_output_is_asked_again_then_a_clear_error_and_resumable(tmp_path: Path) -> None:
+def faulty(*broken: str) -> ScriptedBackend:
+    """A model that answers the prompts whose text holds one of ``broken`` with nonsense, every
+    time (greedy decoding: the same request gets the same bad answer), and the rest well."""
+    good = answer_by_prompt()
+
+    def answer(messages: Sequence[Message], schema: dict[str, Any]) -> str | dict[str, Any]:
+        asked = messages[1]["content"]
+        return "nonsense, not JSON" if any(b in asked for b in broken) else good(messages, schema)
+
+    return ScriptedBackend([answer] * 200)
+
+
+def test_a_proposal_the_model_never_answers_validly_ends_the_run_cleanly_and_resume_succeeds(
+    tmp_path: Path,
+) -> None:
     run_dir = tmp_path / "run"
-    with pytest.raises(LLMOutputError, match="no valid answer to prompt 'propose' in 3 attempt"):
-        start_run(
-            corpus(),
-            config(tmp_path),
-            run_dir,
-            backend=ScriptedBackend(["nonsense"] * 3),
-            embedder=FakeEmbedder(max_words=100),
-            quiet=True,
-        )
-    embedded = FakeEmbedder(max_words=100)
-    result = resume_run(
-        run_dir, backend=ScriptedBackend([answer_by_prompt()] * 20), embedder=embedded, quiet=True
+    cut = corpus()
+    result = start_run(
+        cut,
+        config(tmp_path),
+        run_dir,
+        backend=faulty("Propose"),
+        embedder=FakeEmbedder(max_words=100),
+        quiet=True,
     )
-    assert not any("number" in text for text in embedded.embedded)  # no document embedded again
-    assert result.metrics["stop_reason"] == "targets_met"
+    assert result.metrics["stop_reason"] == "no_candidates" and result.metrics["gave_up"] == 1
+    assert result.metrics["llm_calls"] == 3  # its attempts, traced and counted
+    assert all(a.cluster_ids == [] for a in result.assignments)  # every document written, unassigned
+    embedded = FakeEmbedder(max_words=100)
+    again = resume_run(run_dir, backend=faulty("Propose"), embedder=embedded, quiet=True)  # the same model
+    assert again.metrics["stop_reason"] == "no_candidates" and embedded.embedded == []
     assert result.metrics["truncated_for_embedding"] == 1  # the long text is reported, not hidden
+
+
+def test_one_item_without_a_valid_answer_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
+    """Every spot-check judgement is unparseable: the clusters stand, without a precision."""
+    result = start_run(
+        corpus(),
+        config(tmp_path),
+        tmp_path / "run",
+        backend=faulty("Is the description true of this text?"),
+        embedder=FakeEmbedder(),
+        quiet=True,
+    )
+    assert result.metrics["stop_reason"] == "targets_met" and len(result.clusters) == 3
+    assert result.metrics["gave_up"] == 3 and all(c.precision is None for c in result.clusters)
+    trace = [json.loads(line) for line in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()]
+    assert sum(1 for r in trace if r.get("gave_up")) == 3
 
 
 def test_unreachable_server_names_the_url_and_the_run_resumes(tmp_path: Path) -> None:

@@ -62,6 +62,24 @@ def test_never_valid_raises_with_every_attempt() -> None:
     assert llm.budget.calls == 3
 
 
+def test_retries_show_only_the_last_bad_answer_cut_short() -> None:
+    long_bad = '{"name": "' + "x" * 5000
+    backend = ScriptedBackend([long_bad, long_bad, GOOD])
+    llm = LLM(backend, max_attempts=3)
+    llm.generate("judge_membership", VARIABLES, Description)
+    first, second, third = backend.calls
+    assert len(second) == len(third) == len(first) + 2  # retries do not pile up
+    assert second[: len(first)] == third[: len(first)] == first
+    assert len(third[-2]["content"]) <= 301 and third[-2]["content"].endswith("…")
+
+
+def test_attempt_gives_none_and_records_the_item_that_never_got_a_valid_answer() -> None:
+    llm = LLM(ScriptedBackend(["no"] * 3), max_attempts=3)
+    assert llm.attempt("judge_membership", VARIABLES, Description) is None
+    assert llm.budget.gave_up == 1 and llm.budget.calls == 3
+    assert llm.trace.records[-1]["gave_up"] is True and "no valid answer" in llm.trace.records[-1]["error"]
+
+
 def test_identical_rerun_is_answered_from_the_cache(tmp_path: Path) -> None:
     cache_path = tmp_path / "cache.sqlite"
     first = LLM(ScriptedBackend([GOOD]), cache=AnswerCache(cache_path))
