@@ -176,13 +176,16 @@ def discover(
     unique = deduplicate(proposed, ws.embedder.embed([f"{c.name}: {c.goal}" for c in proposed]))
     ws.say(f"criteria proposed: {', '.join(c.name for c in proposed)}; distinct: {len(unique)}")
     found: list[DiscoveredCriterion] = []
-    calls = ws.llm.budget.calls
+    budget = ws.llm.budget  # one budget for the whole discovery, its runs included
     for number, (criterion, folded) in enumerate(unique[:max_criteria], start=1):
+        if budget.exhausted:
+            ws.say(f"LLM budget spent: {criterion.name!r} and later criteria are not run")
+            break
         run_dir = folder / "criteria" / f"{number}-{_slug(criterion.name)}"
         ws.say(f"criterion {number}/{min(len(unique), max_criteria)}: {criterion.name} — {criterion.goal}")
         result = start_run(
             corpus,
-            config.model_copy(update={"goal": criterion.goal}),
+            config.model_copy(update={"goal": criterion.goal, **budget.left()}),
             run_dir,
             backend=ws.llm.backend,
             embedder=ws.embedder,
@@ -190,7 +193,7 @@ def discover(
             quiet=quiet,
         )
         write_reports(run_dir)
-        calls += result.metrics["llm_calls"]
+        budget.absorb(result.metrics)
         reason = weakness(result, config.max_clusters)
         found.append(
             DiscoveredCriterion(
@@ -214,7 +217,7 @@ def discover(
         folder=str(folder),
         criteria=ranked,
         crosstabs=tables,
-        llm_calls=calls,
+        llm_calls=budget.calls,
         seconds=round(time.perf_counter() - started, 1),
     )
     (folder / "criteria.json").write_text(json.dumps(discovery.model_dump(), indent=2, ensure_ascii=False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class BudgetExceeded(RuntimeError):
@@ -61,6 +62,23 @@ class Budget:
             self.prompt_tokens = usage["prompt_tokens"]
             self.completion_tokens = usage["completion_tokens"]
             self.gave_up = usage.get("gave_up", 0)
+
+    def left(self) -> dict[str, int | None]:
+        """The caps a nested run may spend (``budget_calls``/``budget_tokens`` of its config), so
+        that a command's nested runs share its one budget."""
+        with self._lock:
+            calls = None if self.max_calls is None else max(0, self.max_calls - self.calls)
+            tokens = None if self.max_tokens is None else max(0, self.max_tokens - self.tokens)
+        return {"budget_calls": calls, "budget_tokens": tokens}
+
+    def absorb(self, usage: dict[str, Any]) -> None:
+        """Add what a nested run spent (its metrics' or snapshot's counts) to these totals."""
+        with self._lock:
+            self.calls += int(usage.get("llm_calls", 0))
+            self.cached_calls += int(usage.get("cached_calls", 0))
+            self.prompt_tokens += int(usage.get("prompt_tokens", 0))
+            self.completion_tokens += int(usage.get("completion_tokens", 0))
+            self.gave_up += int(usage.get("gave_up", 0))
 
     def snapshot(self) -> dict[str, int]:
         return {

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agent.llm.backends import ChatBackend, Message
+from agent.llm.backends import BackendError, ChatBackend, Message
 from agent.llm.budget import Budget
 from agent.llm.cache import AnswerCache, request_key
 from agent.llm.prompts import PromptLibrary
@@ -86,7 +86,16 @@ class LLM:
         for number in range(1, self.max_attempts + 1):
             self.budget.check()
             started = time.perf_counter()
-            completion = self.backend.complete(messages, json_schema, max_tokens=self.max_tokens)
+            try:
+                completion = self.backend.complete(messages, json_schema, max_tokens=self.max_tokens)
+            except BackendError as failure:  # a failed call is counted and traced like any other
+                self.budget.charge(0, 0)
+                self.trace.record(
+                    prompt=prompt_name, attempt=number, model=self.backend.model_id, messages=messages,
+                    raw="", parsed=None, error=f"backend: {failure}", prompt_tokens=0, completion_tokens=0,
+                    latency_s=round(time.perf_counter() - started, 4), cached=False,
+                )  # fmt: skip
+                raise
             latency = time.perf_counter() - started
             self.budget.charge(completion.prompt_tokens, completion.completion_tokens)
             parsed, error = _validate(schema, completion.text)

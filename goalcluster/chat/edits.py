@@ -54,7 +54,7 @@ def cluster_by(action: ClusterBy, state: ChatState, session: ChatSession) -> Rep
     ws = session.ws
     number = sum(1 for p in session.thread_dir.glob("run-*")) + 1
     run_dir = session.thread_dir / f"run-{number}"
-    config = session.config.model_copy(update={"goal": action.goal})
+    config = session.config.model_copy(update={"goal": action.goal, **ws.llm.budget.left()})
     corpus = Corpus(ids=ws.ids, texts=ws.texts, name=session.corpus_name)
     result = start_run(
         corpus,
@@ -65,6 +65,7 @@ def cluster_by(action: ClusterBy, state: ChatState, session: ChatSession) -> Rep
         hidden=ws.hidden_states(),
         quiet=ws.quiet,
     )
+    ws.llm.budget.absorb(result.metrics)  # the chat's one budget
     update = adopt_run(run_dir, action.goal, state, session)
     clusters = update["clusters"]
     note = " Your pins were for the old clusters and are cleared." if state.pinned else ""
@@ -83,13 +84,14 @@ def discover(action: Discover, state: ChatState, session: ChatSession) -> Reply:
     corpus = Corpus(ids=ws.ids, texts=ws.texts, name=session.corpus_name)
     found = find_criteria(
         corpus,
-        session.config,
+        session.config.model_copy(update=ws.llm.budget.left()),
         session.thread_dir / f"discover-{number}",
         max_criteria=action.max_criteria,
         backend=ws.llm.backend,
         embedder=ws.embedder,
         quiet=ws.quiet,
     )
+    ws.llm.budget.absorb({"llm_calls": found.llm_calls})  # the chat's one budget
     lines = [f"Criteria found ({found.llm_calls} LLM calls; details in {found.folder}/discover.md):"]
     for c in found.criteria:
         verdict = f"distinctness {c.distinctness:.2f}" if c.kept else f"dropped: {c.dropped_because}"

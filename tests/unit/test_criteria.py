@@ -121,6 +121,29 @@ def test_discovery_writes_an_index_a_report_section_and_a_run_per_criterion(tmp_
     assert "# Criteria found" in section and "## Topic × Urgency (NMI 1.00)" in section
 
 
+def test_discovery_keeps_to_one_budget_for_all_its_runs(tmp_path: Path) -> None:
+    """Each criterion's run once started with a fresh budget: budget_calls=3 made 11 calls."""
+    ids, texts, _ = corpus_of_topics(8)
+    config = Config(
+        home=tmp_path / "home",
+        view="semantic",
+        assign_mode="embeddings",
+        annotate_samples=False,
+        use_cache=False,
+        budget_calls=3,
+    )
+    fake = ScriptedBackend([answers] * 300)
+    found = discover(
+        Corpus(ids=ids, texts=texts, name="topics"),
+        config,
+        tmp_path / "found",
+        backend=fake,
+        embedder=FakeEmbedder(),
+    )
+    assert len(fake.calls) == found.llm_calls == 3
+    assert len(found.criteria) == 1  # two proposals and one criterion's proposal, then the budget ended
+
+
 def test_cli_discover_refuses_a_goal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "t.txt"
     data.write_text("one\ntwo\nthree\n")

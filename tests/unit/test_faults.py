@@ -103,10 +103,14 @@ def test_unreachable_server_names_the_url_and_the_run_resumes(tmp_path: Path) ->
             embedder=FakeEmbedder(),
             quiet=True,
         )
+    (failed,) = [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
+    assert failed["error"].startswith("backend: cannot reach") and failed["raw"] == ""  # traced
     result = resume_run(
         run_dir, backend=ScriptedBackend([answer_by_prompt()] * 20), embedder=FakeEmbedder(), quiet=True
     )
     assert result.clusters and result.metrics["coverage"] >= 0.9
+    healthy = len([line for line in (run_dir / "trace.jsonl").read_text().splitlines()]) - 1
+    assert result.metrics["llm_calls"] == 1 + healthy  # the failed call counts against the budget too
 
 
 def test_prompts_get_cut_texts(tmp_path: Path) -> None:
