@@ -27,6 +27,7 @@ from agent.views import GoalView, NotesView
 from tools.embed import Progress, embed_corpus
 from tools.embedders import Embedder, make_embedder
 from tools.extend import extend_view, sample_rows
+from tools.files import replacing, write_atomic
 from tools.prototypes import centre
 from tools.store import EmbeddingStore, text_hash
 from tools.text import clip, read_jsonl
@@ -191,16 +192,16 @@ def write_run_files(
     """Record what a run needs to be rebuilt: its config and its corpus."""
     run_dir.mkdir(parents=True, exist_ok=True)
     meta: dict[str, Any] = {"config": config.model_dump(mode="json"), "corpus": corpus_name}
-    (run_dir / RUN_FILE).write_text(json.dumps(meta, indent=2))
-    with (run_dir / CORPUS_FILE).open("w", encoding="utf-8") as out:
+    with replacing(run_dir / CORPUS_FILE) as out:
         for doc_id, text in zip(ids, texts, strict=True):
             out.write(json.dumps({"id": doc_id, "text": text}, ensure_ascii=False) + "\n")
+    write_atomic(run_dir / RUN_FILE, json.dumps(meta, indent=2))  # last: run.json means complete
 
 
 def read_run_files(run_dir: Path) -> tuple[Config, str, list[str], list[str]]:
     """What :func:`write_run_files` recorded: config, corpus name, ids and texts."""
     meta = json.loads((run_dir / RUN_FILE).read_text())
-    rows = read_jsonl(run_dir / CORPUS_FILE)
+    rows = read_jsonl(run_dir / CORPUS_FILE, fix="start the run again from its data file")
     config = Config.model_validate(meta["config"])
     return config, meta["corpus"], [row["id"] for row in rows], [row["text"] for row in rows]
 

@@ -27,9 +27,11 @@ from goalcluster.report import ReportError
 from goalcluster.runner import RunInputError
 from tools.corpus import CorpusError
 from tools.embedders import EmbedderError
+from tools.files import DamagedFileError
 
 EXPECTED_ERRORS = (
     CorpusError,
+    DamagedFileError,
     EmbedderError,
     BackendError,
     ModelIntegrityError,

@@ -30,6 +30,7 @@ from goalcluster.runner import start_run
 from tools.corpus import Corpus
 from tools.embed import embed_corpus
 from tools.embedders import Embedder
+from tools.files import write_atomic
 from tools.metrics import first_labels
 from tools.sample import diverse
 
@@ -220,8 +221,8 @@ def discover(
         llm_calls=budget.calls,
         seconds=round(time.perf_counter() - started, 1),
     )
-    (folder / "criteria.json").write_text(json.dumps(discovery.model_dump(), indent=2, ensure_ascii=False))
-    (folder / "discover.md").write_text(discovery_markdown(discovery))
+    write_atomic(folder / "discover.md", discovery_markdown(discovery))
+    write_atomic(folder / "criteria.json", json.dumps(discovery.model_dump(), indent=2, ensure_ascii=False))
     return discovery
 
 

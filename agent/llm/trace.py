@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tools.text import read_jsonl
+from tools.text import text_lines
 
 
 class Trace:
@@ -32,12 +32,27 @@ class Trace:
                 with self.path.open("a", encoding="utf-8") as out:
                     out.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
 
+    def readable(self) -> list[dict[str, Any]]:
+        """The trace file's records; a damaged line (a process killed mid-write) is skipped, as a
+        trace only informs: it must never stop a resume."""
+        if self.path is None or not self.path.exists():
+            return []
+        entries = []
+        for line in text_lines(self.path.read_text(encoding="utf-8", errors="replace")):
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict):
+                entries.append(entry)
+        return entries
+
     def usage(self) -> dict[str, int]:
         """Totals over the trace file (earlier processes of the same run included)."""
         totals = {"llm_calls": 0, "cached_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "gave_up": 0}
         if self.path is None or not self.path.exists():
             return totals
-        for entry in read_jsonl(self.path):
+        for entry in self.readable():
             if entry.get("gave_up"):  # a failed item, not a call: its attempts are records of their own
                 totals["gave_up"] += 1
                 continue

@@ -12,8 +12,9 @@ import numpy as np
 from agent.workspace import write_run_files
 from goalcluster.chat.session import ChatError, ChatSession
 from goalcluster.chat.state import ChatCluster, ChatState
+from goalcluster.results import read_assignments
+from tools.files import replacing, write_atomic
 from tools.metrics import coverage, overlap
-from tools.text import read_jsonl
 
 REPRESENTATIVES = 3
 
@@ -22,7 +23,7 @@ def clusters_of_run(run_dir: Path) -> list[ChatCluster]:
     """The clusters of a finished run folder, with their members."""
     raw = json.loads((run_dir / "clusters.json").read_text())
     members: dict[str, list[str]] = {c["id"]: [] for c in raw}
-    for row in read_jsonl(run_dir / "assignments.jsonl"):
+    for row in read_assignments(run_dir):
         for cid in row["cluster_ids"]:
             members[cid].append(row["id"])
     return [
@@ -121,12 +122,12 @@ def write_current(state: ChatState, session: ChatSession, folder: Path) -> Path:
         }
         for c in sorted(state.clusters, key=lambda c: -len(c.members))
     ]
-    (folder / "clusters.json").write_text(json.dumps(clusters, indent=2, ensure_ascii=False))
+    write_atomic(folder / "clusters.json", json.dumps(clusters, indent=2, ensure_ascii=False))
     in_clusters: dict[str, list[str]] = {}
     for c in state.clusters:
         for doc_id in c.members:
             in_clusters.setdefault(doc_id, []).append(c.id)
-    with (folder / "assignments.jsonl").open("w", encoding="utf-8") as out:
+    with replacing(folder / "assignments.jsonl") as out:
         for doc_id in ws.ids:
             row = {
                 "id": doc_id,
@@ -162,5 +163,5 @@ def write_current(state: ChatState, session: ChatSession, folder: Path) -> Path:
         "history": history,
         "edits": state.edits,
     }
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+    write_atomic(folder / "metrics.json", json.dumps(metrics, indent=2, ensure_ascii=False))
     return folder

@@ -30,6 +30,7 @@ from goalcluster.report import write_reports
 from goalcluster.runner import start_run
 from tools.cluster import partition
 from tools.corpus import Corpus
+from tools.files import replacing
 from tools.sample import nearest_to_centres
 from tools.text import spreadsheet_safe
 
@@ -216,7 +217,7 @@ def export(action: Export, state: ChatState, session: ChatSession) -> Reply:
         for doc_id in cluster.members:
             clusters_of.setdefault(doc_id, []).append(cluster)
     excluded = set(state.excluded)
-    with path.open("w", encoding="utf-8", newline="") as out:
+    with replacing(path, newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["id", "cluster_ids", "cluster_names", "excluded"])
         for doc_id in session.ws.ids:

@@ -31,6 +31,7 @@ from goalcluster.chat.actions import (
 from goalcluster.chat.clustering import adopt_run
 from goalcluster.chat.session import CHAT_CHECKPOINT, ChatError, ChatSession
 from goalcluster.chat.state import ChatMessage, ChatState
+from tools.files import DamagedFileError
 
 RECENT = 4
 LLM_FAILURES = (LLMOutputError, BudgetExceeded, BackendError)
@@ -133,7 +134,7 @@ def act(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
     action = ACTIONS.validate_python(state.action)
     try:
         update, reply = HANDLERS[action.kind](action, state, session)
-    except (ChatError, ValidationError, *LLM_FAILURES) as error:
+    except (ChatError, ValidationError, DamagedFileError, *LLM_FAILURES) as error:
         update, reply = {}, f"Cannot do that: {error}"
     messages = [ChatMessage(role="user", content=state.text), ChatMessage(role="assistant", content=reply)]
     return {**update, "reply": reply, "messages": messages}

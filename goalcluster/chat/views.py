@@ -9,13 +9,15 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from agent.llm.trace import Trace
 from goalcluster.chat.actions import COMMANDS, Search, ShowCluster, Summarize, Why, usage
 from goalcluster.chat.clustering import find
 from goalcluster.chat.session import ChatSession
 from goalcluster.chat.state import ChatState
+from goalcluster.results import read_assignments
 from tools.prototypes import normalise
 from tools.store import text_hash
-from tools.text import clip, read_jsonl
+from tools.text import clip
 
 SHOWN = 10
 TEXT = 160
@@ -114,18 +116,17 @@ def why(action: Why, state: ChatState, session: ChatSession) -> Reply:
 def _run_evidence(run_dir: Path, doc_id: str, prompt_text: str) -> list[str]:
     """What the agent run recorded about the document: its assignment and the LLM's judgements."""
     lines = []
-    for row in read_jsonl(run_dir / "assignments.jsonl"):
+    for row in read_assignments(run_dir):
         if row["id"] == doc_id:
             lines.append(
                 f"In the run: decided by {row['decided_by']}, "
                 f"top-1 minus top-2 embedding margin {row['confidence']:.3f}."
             )
-    trace = run_dir / "trace.jsonl"
     judged = []
-    if trace.exists():
-        for entry in read_jsonl(trace):
-            if entry.get("parsed") is not None and prompt_text in entry["messages"][-1]["content"]:
-                judged.append(f"  {entry['prompt']}: {json.dumps(entry['parsed'])}")
+    for entry in Trace(run_dir / "trace.jsonl").readable():
+        asked = (entry.get("messages") or [{}])[-1].get("content", "")
+        if entry.get("parsed") is not None and prompt_text in asked:
+            judged.append(f"  {entry['prompt']}: {json.dumps(entry['parsed'])}")
     if judged:
         lines += ["The LLM's judgements on it (from the run's trace):", *judged[-4:]]
     return lines

@@ -7,6 +7,7 @@ from pathlib import Path
 from goalcluster.report.data import ReportData, ReportError, load_report
 from goalcluster.report.html import render_html
 from goalcluster.report.markdown import render_markdown
+from tools.files import write_atomic
 
 RENDERERS = {"html": render_html, "md": render_markdown}
 
@@ -26,6 +27,6 @@ def write_reports(
     for fmt in formats:
         path = out if out is not None and len(formats) == 1 else run_dir / f"report.{fmt}"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(RENDERERS[fmt](data), encoding="utf-8")
+        write_atomic(path, RENDERERS[fmt](data))
         written.append(path)
     return written

@@ -14,11 +14,11 @@ import numpy as np
 
 from agent.state import ViewChoice
 from agent.workspace import read_run_files
+from goalcluster.results import read_assignments
 from tools.corpus import CorpusError, load_corpus
 from tools.metrics import agreement, first_labels
 from tools.prototypes import centre
 from tools.store import EmbeddingStore, text_hash
-from tools.text import read_jsonl
 
 GOLD_FILE = "gold.jsonl"
 MAP_POINTS = 3000
@@ -83,7 +83,7 @@ def load_report(run_dir: Path, gold_path: Path | None = None) -> ReportData:
     config, corpus, ids, texts = read_run_files(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     raw_clusters = json.loads((run_dir / "clusters.json").read_text())
-    assigned = [row["cluster_ids"] for row in read_jsonl(run_dir / "assignments.jsonl")]
+    assigned = [row["cluster_ids"] for row in read_assignments(run_dir)]
     column = {c["id"]: j for j, c in enumerate(raw_clusters)}
     members = np.zeros((len(ids), len(raw_clusters)), dtype=bool)
     for i, cluster_ids in enumerate(assigned):

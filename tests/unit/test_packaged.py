@@ -54,3 +54,14 @@ def test_missing_packages_name_the_install(tmp_path: Path) -> None:
     model = replace(PACKAGED_MODELS["small"], dist_prefix="no-such-dist-part")
     with pytest.raises(ModelIntegrityError, match=r"not installed .*pip install 'goalcluster\[small\]'"):
         ensure_model(model, tmp_path)
+
+
+def test_an_empty_stamp_from_a_killed_assembly_means_assemble_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = fake_model(tmp_path, monkeypatch)
+    home = tmp_path / "home"
+    path = ensure_model(model, home)
+    path.with_suffix(".verified.json").write_text("")  # what a kill between open and write left
+    assert not is_assembled(model, home)
+    assert ensure_model(model, home) == path and is_assembled(model, home)

@@ -1,0 +1,59 @@
+"""Run files are written whole or not at all, and a damaged one is named with its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fakes import FakeEmbedder, ScriptedBackend, answer_by_prompt, corpus_of_topics
+
+from agent.config import Config
+from goalcluster.cli import main
+from goalcluster.runner import resume_run, start_run
+from tools.corpus import Corpus
+from tools.files import replacing, write_atomic
+
+
+def test_a_write_that_fails_leaves_the_old_file_whole(tmp_path: Path) -> None:
+    target = tmp_path / "metrics.json"
+    write_atomic(target, '{"coverage": 0.9}')
+    with pytest.raises(RuntimeError), replacing(target) as out:
+        out.write('{"cover')
+        raise RuntimeError("killed mid-write")
+    assert target.read_text() == '{"coverage": 0.9}' and [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def finished_run(tmp_path: Path) -> Path:
+    ids, texts, _ = corpus_of_topics(per_topic=4)
+    config = Config(
+        home=tmp_path / "home", view="semantic", assign_mode="embeddings", spot_checks=0,
+        annotate_samples=False, use_cache=False, max_iterations=1,
+    )  # fmt: skip
+    run_dir = tmp_path / "run"
+    backend = ScriptedBackend([answer_by_prompt()] * 5)
+    start_run(
+        Corpus(ids=ids, texts=texts, name="t"), config, run_dir, backend=backend, embedder=FakeEmbedder()
+    )
+    return run_dir
+
+
+def test_a_cut_assignments_file_is_named_with_its_fix_and_resume_writes_it_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = finished_run(tmp_path)
+    whole = (run_dir / "assignments.jsonl").read_text()
+    (run_dir / "assignments.jsonl").write_text(whole[: len(whole) // 2])  # cut inside a line
+    assert main(["report", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "assignments.jsonl is damaged: line" in err and f"goalcluster resume {run_dir}" in err
+    resume_run(run_dir, backend=ScriptedBackend([]), embedder=FakeEmbedder(), quiet=True)
+    assert (run_dir / "assignments.jsonl").read_text() == whole
+    assert main(["report", str(run_dir)]) == 0
+
+
+def test_a_damaged_trace_line_does_not_stop_a_resume(tmp_path: Path) -> None:
+    run_dir = finished_run(tmp_path)
+    trace = run_dir / "trace.jsonl"
+    trace.write_text(trace.read_text() + '{"prompt": "propose", "raw": "cut sho')  # killed mid-line
+    result = resume_run(run_dir, backend=ScriptedBackend([]), embedder=FakeEmbedder(), quiet=True)
+    assert result.metrics["llm_calls"] == 1 and result.clusters

@@ -1,0 +1,48 @@
+"""Files written whole or not at all: a reader never sees a cut file, whatever kills the writer.
+
+Each file is written under a temporary name in the same folder, flushed to disk, then renamed over
+the target (atomic on POSIX), and the folder entry is flushed too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+
+class DamagedFileError(ValueError):
+    """A file goalcluster wrote cannot be read back: it names the file, the line and the fix."""
+
+
+@contextmanager
+def replacing(path: Path, *, newline: str | None = None) -> Iterator[IO[str]]:
+    """A text file to write ``path``'s new content into; it replaces ``path`` only if the block
+    finishes (an error leaves the old file, or none, in place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8", newline=newline) as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    _sync_folder(path.parent)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` (UTF-8) in one step."""
+    with replacing(path) as out:
+        out.write(text)
+
+
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
