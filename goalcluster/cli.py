@@ -27,11 +27,12 @@ from goalcluster.report import ReportError
 from goalcluster.runner import RunInputError
 from tools.corpus import CorpusError
 from tools.embedders import EmbedderError
-from tools.files import DamagedFileError
+from tools.files import DamagedFileError, FolderInUse
 
 EXPECTED_ERRORS = (
     CorpusError,
     DamagedFileError,
+    FolderInUse,
     EmbedderError,
     BackendError,
     ModelIntegrityError,

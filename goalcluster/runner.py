@@ -26,6 +26,7 @@ from agent.workspace import (
 from goalcluster.results import ClusteringResult, collect, write_result
 from tools.corpus import Corpus
 from tools.embedders import Embedder
+from tools.files import claimed
 
 CHECKPOINT = "checkpoint.sqlite"
 # The state's own types, allowed back out of the checkpoint (nothing else is unpickled).
@@ -77,23 +78,27 @@ def start_run(
     hidden: HiddenStates | None = None,
     quiet: bool = False,
 ) -> ClusteringResult:
-    """Run the graph on ``corpus`` from the start; files go to ``run_dir``."""
+    """Run the graph on ``corpus`` from the start; files go to ``run_dir``, which this process holds
+    until the run ends (a second process on it is refused)."""
     check_request(corpus, config)
-    if (run_dir / CHECKPOINT).exists():
-        raise RunInputError(f"{run_dir} already holds a run. Resume it (goalcluster resume) or pick --out.")
-    write_run_files(run_dir, config, corpus.name, corpus.ids, corpus.texts)
-    ws = build_workspace(
-        config,
-        run_dir,
-        corpus.name,
-        corpus.ids,
-        corpus.texts,
-        quiet=quiet,
-        backend=backend,
-        embedder=embedder,
-        hidden=hidden,
-    )
-    return _drive(ws, {"config": config})
+    with claimed(run_dir):
+        if (run_dir / CHECKPOINT).exists():
+            raise RunInputError(
+                f"{run_dir} already holds a run. Resume it (goalcluster resume) or pick --out."
+            )
+        write_run_files(run_dir, config, corpus.name, corpus.ids, corpus.texts)
+        ws = build_workspace(
+            config,
+            run_dir,
+            corpus.name,
+            corpus.ids,
+            corpus.texts,
+            quiet=quiet,
+            backend=backend,
+            embedder=embedder,
+            hidden=hidden,
+        )
+        return _drive(ws, {"config": config})
 
 
 def resume_run(
@@ -107,19 +112,20 @@ def resume_run(
     """Continue an interrupted run from its last checkpoint; finished LLM calls are not repeated."""
     if not (run_dir / RUN_FILE).exists():
         raise RunInputError(f"{run_dir} is not a goalcluster run folder (no {RUN_FILE}).")
-    config, corpus_name, ids, texts = read_run_files(run_dir)
-    ws = build_workspace(
-        config,
-        run_dir,
-        corpus_name,
-        ids,
-        texts,
-        quiet=quiet,
-        backend=backend,
-        embedder=embedder,
-        hidden=hidden,
-    )
-    return _drive(ws, None)
+    with claimed(run_dir):
+        config, corpus_name, ids, texts = read_run_files(run_dir)
+        ws = build_workspace(
+            config,
+            run_dir,
+            corpus_name,
+            ids,
+            texts,
+            quiet=quiet,
+            backend=backend,
+            embedder=embedder,
+            hidden=hidden,
+        )
+        return _drive(ws, None)
 
 
 def _drive(ws: Workspace, start: dict[str, Any] | None) -> ClusteringResult:

@@ -6,15 +6,53 @@ the target (atomic on POSIX), and the folder entry is flushed too.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+CLAIM_FILE = ".goalcluster.claim"
+
 
 class DamagedFileError(ValueError):
     """A file goalcluster wrote cannot be read back: it names the file, the line and the fix."""
+
+
+class FolderInUse(RuntimeError):
+    """Another process is working in the folder (a run, a resume or a chat thread)."""
+
+
+def claim(folder: Path) -> IO[str]:
+    """Hold ``folder`` for this process until the returned handle is closed (or the process ends,
+    however it ends): a second process claiming it gets :class:`FolderInUse` at once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = (folder / CLAIM_FILE).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise FolderInUse(
+            f"{folder} is in use by {holder}. Wait until it ends, or work in another folder "
+            "(--out, --thread)."
+        ) from None
+    handle.truncate(0)
+    handle.write(f"goalcluster process {os.getpid()}")
+    handle.flush()
+    return handle
+
+
+@contextmanager
+def claimed(folder: Path) -> Iterator[None]:
+    """:func:`claim` for the length of a block."""
+    handle = claim(folder)
+    try:
+        yield
+    finally:
+        handle.close()
 
 
 @contextmanager

@@ -169,3 +169,4 @@ class Chat:
 
     def close(self) -> None:
         self._connection.close()
+        self.session.close()

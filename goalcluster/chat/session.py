@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from agent.workspace import RUN_FILE, Workspace, build_workspace, read_run_files
 from tools.corpus import CorpusError, load_corpus
 from tools.embed import embed_corpus
 from tools.embedders import Embedder
+from tools.files import FolderInUse, claim
 
 CHAT_CHECKPOINT = "chat.sqlite"
 
@@ -35,6 +37,14 @@ class ChatSession:
     base_goal: str = ""
     _positions: dict[str, int] = field(default_factory=dict, repr=False)
     _embedded: bool = field(default=False, repr=False)
+    _claim: IO[str] | None = field(default=None, repr=False)
+    """The thread folder's claim, held while the session is open (released by :meth:`close`)."""
+
+    def close(self) -> None:
+        """Let another process open the thread."""
+        if self._claim is not None:
+            self._claim.close()
+            self._claim = None
 
     @property
     def thread_dir(self) -> Path:
@@ -115,7 +125,10 @@ def open_session(
             corpus_name, ids, texts = corpus.name, corpus.ids, corpus.texts
             write_run_files(folder, config, corpus_name, ids, texts)
     thread_dir = folder / "threads" / thread
-    thread_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        held = claim(thread_dir)  # for the session's life: one process per thread
+    except FolderInUse as error:
+        raise ChatError(f"{error} (another goalcluster chat on thread {thread!r}?)") from None
     ws = build_workspace(
         config,
         thread_dir,
@@ -129,5 +142,11 @@ def open_session(
     )
     base = folder if (folder / "clusters.json").exists() else None
     return ChatSession(
-        folder=folder, thread=thread, corpus_name=corpus_name, ws=ws, base_run=base, base_goal=base_goal
+        folder=folder,
+        thread=thread,
+        corpus_name=corpus_name,
+        ws=ws,
+        base_run=base,
+        base_goal=base_goal,
+        _claim=held,
     )

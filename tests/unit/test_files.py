@@ -57,3 +57,46 @@ def test_a_damaged_trace_line_does_not_stop_a_resume(tmp_path: Path) -> None:
     trace.write_text(trace.read_text() + '{"prompt": "propose", "raw": "cut sho')  # killed mid-line
     result = resume_run(run_dir, backend=ScriptedBackend([]), embedder=FakeEmbedder(), quiet=True)
     assert result.metrics["llm_calls"] == 1 and result.clusters
+
+
+def test_a_second_process_on_a_run_folder_or_chat_thread_is_refused_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import subprocess
+    import sys
+
+    from goalcluster.chat.session import ChatError, open_session
+
+    run_dir, thread = tmp_path / "run", tmp_path / "chat" / "threads" / "main"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(run_dir), str(thread)],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        data = tmp_path / "t.txt"
+        data.write_text("card declined\nparcel late\npassword reset\n")
+        assert (
+            main(["run", str(data), "--home", str(tmp_path), "--out", str(run_dir), "--clusters", "2"]) == 2
+        )
+        assert f"is in use by goalcluster process {holder.pid}" in capsys.readouterr().err
+        assert not (run_dir / "run.json").exists()  # nothing was written beside the other process
+        with pytest.raises(ChatError, match="another goalcluster chat on thread 'main'"):
+            open_session(data, "main", Config(home=tmp_path), out=tmp_path / "chat", embedder=FakeEmbedder())
+    finally:
+        holder.kill()
+        holder.wait()
+    session = open_session(
+        data, "main", Config(home=tmp_path), out=tmp_path / "chat", embedder=FakeEmbedder()
+    )
+    session.close()  # the claim ends with the process that held it, however it ended
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from tools.files import claim
+held = [claim(Path(folder)) for folder in sys.argv[1:]]
+print("held", flush=True)
+time.sleep(120)
+"""
