@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ class PromptLibrary:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # Text that is data (a document, a reply quoting documents) inside a prompt: one JSON string,
+        # so that nothing in it can pass for the prompt's own words.
+        self._env.filters["quoted"] = lambda value: json.dumps(str(value), ensure_ascii=False)
 
     def names(self) -> list[str]:
         return sorted(p.stem for p in self.directory.glob("*.j2"))

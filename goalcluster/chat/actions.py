@@ -123,7 +123,8 @@ class Export(BaseModel):
     """Write the assignments to a CSV file."""
 
     kind: Literal["export"] = "export"
-    path: str = Field("", description="File to write; empty for the thread's folder.")
+    path: str = Field("", description="File to write; empty for a new file in the thread's folder.")
+    overwrite: bool = Field(False, description="Replace an existing file (only after the user said yes).")
 
 
 class Report(BaseModel):
@@ -228,9 +229,39 @@ def to_action(request: ActionRequest) -> Action:
         return Pin(
             cluster=_required(cluster, "which cluster"), document=_required(document, "which document")
         )
-    values = {"cluster": cluster, "document": document, "explanation": text, "path": text}
+    # A path is never taken from free text (a document quoted back could name one): /export PATH.
+    values = {"cluster": cluster, "document": document, "explanation": text}
     fields = {name: values[name] for name in ACTION_TYPES[kind].model_fields if name in values}
     return ACTIONS.validate_python({**fields, "kind": kind})
+
+
+CONFIRM = {"cluster", "discover", "split", "merge", "rename", "describe", "move", "pin", "exclude", "export"}
+"""Actions that change the clustering, spend LLM calls or write files: read from free text, each
+waits for the user's yes (typed as a slash command, it runs at once)."""
+YES = {"y", "yes", "yes.", "yes!", "ok", "okay", "sure", "do it", "go ahead", "please do"}
+
+
+def command_line(action: Action) -> str:
+    """The slash command that does ``action`` (what the user is asked to confirm)."""
+    fields = action.model_dump()
+    kind = fields.pop("kind")
+    order = {
+        "cluster": ["goal"],
+        "discover": ["max_criteria"],
+        "split": ["cluster"],
+        "merge": ["cluster", "other"],
+        "rename": ["cluster", "name"],
+        "describe": ["cluster", "explanation"],
+        "move": ["cluster", "documents"],
+        "pin": ["document", "cluster"],
+        "exclude": ["document"],
+        "export": ["path"],
+    }.get(kind, [])
+    words = []
+    for name in order:
+        value = fields[name]
+        words += [str(v) for v in value] if isinstance(value, list) else [str(value)] if value != "" else []
+    return " ".join([f"/{kind}", *words])
 
 
 COMMANDS: dict[str, tuple[str, str]] = {

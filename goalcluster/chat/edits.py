@@ -210,7 +210,13 @@ def exclude(action: Exclude, state: ChatState, session: ChatSession) -> Reply:
 
 
 def export(action: Export, state: ChatState, session: ChatSession) -> Reply:
-    path = Path(action.path) if action.path else session.thread_dir / "assignments.csv"
+    """The assignments as CSV: by default a new file in the thread's folder; a path typed with
+    /export PATH is written only if it is free, or after the user's yes to replacing it."""
+    path = Path(action.path).expanduser() if action.path else _fresh(session.thread_dir / "assignments.csv")
+    if path.exists() and not action.overwrite:
+        replace = action.model_copy(update={"overwrite": True}).model_dump()
+        asked = f"{path} exists. Replace it? Answer yes to replace it, anything else to keep it."
+        return {"pending": replace}, asked
     path.parent.mkdir(parents=True, exist_ok=True)
     clusters_of: dict[str, list[ChatCluster]] = {}
     for cluster in state.clusters:
@@ -230,6 +236,15 @@ def export(action: Export, state: ChatState, session: ChatSession) -> Reply:
             ]
             writer.writerow([spreadsheet_safe(cell) for cell in cells])
     return {}, f"Wrote {len(session.ws.ids)} assignments to {path}"
+
+
+def _fresh(path: Path) -> Path:
+    """``path``, or the first of ``name-2.csv``, ``name-3.csv``, ... that does not exist."""
+    number, free = 1, path
+    while free.exists():
+        number += 1
+        free = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return free
 
 
 def report(state: ChatState, session: ChatSession) -> Reply:

@@ -21,10 +21,13 @@ from agent.llm.helper import LLMOutputError
 from goalcluster.chat import edits, views
 from goalcluster.chat.actions import (
     ACTIONS,
+    CONFIRM,
+    YES,
     Action,
     ActionRequest,
     AskBack,
     CommandError,
+    command_line,
     parse_command,
     to_action,
 )
@@ -81,13 +84,19 @@ def understand(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any
     if not state.seeded:
         update.update(_seed(state, session))
     text = state.text.strip()
-    if text.startswith("/"):
+    update["pending"] = {}  # a waiting action is done with after this turn, whatever it says
+    if state.pending and text.casefold() in YES:
+        action: Action = ACTIONS.validate_python(state.pending)
+    elif text.startswith("/"):
         try:
-            action: Action = parse_command(text)
+            action = parse_command(text)
         except CommandError as error:
             action = AskBack(question=f"{error}")
     else:
         action = _from_free_text(text, state, session)
+        if action.kind in CONFIRM:
+            update["pending"] = action.model_dump()
+            action = AskBack(question=f"Shall I do {command_line(action)}? Answer yes to go ahead.")
     return {**update, "action": action.model_dump()}
 
 

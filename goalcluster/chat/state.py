@@ -39,3 +39,7 @@ class ChatState(BaseModel):
     overlap: float = 0.0
     next_id: int = Field(1, description="Number of the next new cluster id (c<next_id>).")
     done: bool = Field(False, description="The user asked to quit.")
+    pending: dict[str, Any] = Field(
+        default_factory=dict,
+        description="An action read from free text (or an overwrite) waiting for the user's yes.",
+    )
