@@ -114,6 +114,12 @@ def _llm_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threads", type=int, help="llama.cpp CPU threads (default: all cores)")
     parser.add_argument("--api-key-env", help="environment variable holding the model server's API key")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=_default(BackendOptions, "timeout"),
+        help="seconds to wait for one answer from a served or hosted model (%(default)s)",
+    )
     parser.add_argument("--no-cache", action="store_true", help="do not reuse cached LLM answers")
     parser.add_argument(
         "--cache-namespace",
@@ -295,6 +301,7 @@ def config_from(args: argparse.Namespace) -> Config:
                 n_threads=args.threads,
                 seed=args.seed,
                 api_key_env=args.api_key_env,
+                timeout=args.timeout,
             ),
         )
     if hasattr(args, "goal"):

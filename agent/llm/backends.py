@@ -136,7 +136,7 @@ class OpenAICompatibleBackend:
                 base_url=self.base_url,
                 api_key=self.api_key or "not-needed",
                 timeout=self.timeout,
-                max_retries=1,
+                max_retries=RETRIES,  # the SDK retries 408/409/429/5xx and lost connections, backing off
             )
         return self._client
 
@@ -156,25 +156,45 @@ class OpenAICompatibleBackend:
                     seed=self.seed,
                 )
                 break
-            except openai.APIConnectionError as error:
-                raise BackendError(
-                    f"cannot reach the model server at {strip_credentials(self.base_url)} ({error}). "
-                    "Start the server or fix the URL in --llm; a run can be resumed afterwards."
-                ) from error
-            except (
-                openai.BadRequestError,
-                openai.UnprocessableEntityError,
-                openai.InternalServerError,
-            ) as error:
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as error:
                 if len(self._dialects) == 1:
                     raise BackendError(f"{self.model_id} refused the request: {error}") from error
-                self._dialects.pop(0)
+                self._dialects.pop(0)  # another structured-output dialect may be what it expects
+            except openai.OpenAIError as error:
+                url = strip_credentials(self.base_url)
+                raise BackendError(served_error(error, url, self.model, self.timeout)) from error
         usage = out.usage
         return Completion(
             text=out.choices[0].message.content or "",
             prompt_tokens=int(usage.prompt_tokens) if usage else 0,
             completion_tokens=int(usage.completion_tokens) if usage else 0,
         )
+
+
+RETRIES = 4
+
+
+def served_error(error: Exception, url: str, model: str, timeout: float) -> str:
+    """What went wrong with the OpenAI-compatible server at ``url`` (no credentials), and the fix."""
+    import openai
+
+    if isinstance(error, openai.APITimeoutError):
+        return f"the model server at {url} did not answer within {timeout:g} s. Raise --timeout."
+    if isinstance(error, openai.APIConnectionError):
+        return f"cannot reach the model server at {url} ({error}). Start the server or fix the URL in --llm."
+    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+        return (
+            f"the model server at {url} refused the API key. Name the variable that holds it: --api-key-env."
+        )
+    if isinstance(error, openai.NotFoundError):
+        return (
+            f"the model server at {url} has no model {model!r} ({error}). Check the URL's /v1 and the @MODEL."
+        )
+    if isinstance(error, openai.RateLimitError | openai.InternalServerError):
+        return (
+            f"the model server at {url} kept failing after {RETRIES} retries ({error}). Resume the run later."
+        )
+    return f"the model server at {url} answered with an error: {error}"
 
 
 class LangChainBackend:

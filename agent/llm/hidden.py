@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agent.llm.backends import BackendError
+from agent.llm.backends import RETRIES, BackendError, served_error
 from tools.text import strip_credentials
 
 
@@ -176,22 +176,23 @@ class ServedHiddenStates:
         import openai
 
         client = openai.OpenAI(
-            base_url=self.base_url, api_key=self.api_key or "not-needed", timeout=self.timeout, max_retries=2
+            base_url=self.base_url,
+            api_key=self.api_key or "not-needed",
+            timeout=self.timeout,
+            max_retries=RETRIES,  # the SDK retries 408/409/429/5xx and lost connections, backing off
         )
 
         def one(prompt: str) -> np.ndarray:
             try:
                 answer = client.embeddings.create(model=self.model, input=[prompt])
-            except openai.APIConnectionError as error:
-                raise BackendError(
-                    f"cannot reach the goal-view server at {strip_credentials(self.base_url)} ({error}). "
-                    "Start it with embeddings on, or fix --view-model."
-                ) from error
-            except openai.APIStatusError as error:
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as error:
                 raise BackendError(
                     f"{self.model_id} refused an embeddings request ({error}). The goal view needs a server "
                     "with embeddings on and last-token pooling (see README, Models)."
                 ) from error
+            except openai.OpenAIError as error:
+                url = strip_credentials(self.base_url)
+                raise BackendError(served_error(error, url, self.model, self.timeout)) from error
             vector = np.asarray(answer.data[0].embedding, dtype=np.float32)
             return vector[-1] if vector.ndim == 2 else vector  # per-token answers: the last token's
 
