@@ -24,6 +24,7 @@ from agent.workspace import (
     write_run_files,
 )
 from goalcluster.results import ClusteringResult, collect, write_result
+from tools.cluster import MAX_AGGLOMERATIVE
 from tools.corpus import Corpus
 from tools.embedders import Embedder
 from tools.files import claimed
@@ -51,6 +52,11 @@ def check_request(corpus: Corpus, config: Config) -> None:
     """Refuse requests that cannot succeed, before any work is done."""
     if config.goal and not config.goal.strip():
         raise RunInputError("the goal is empty. Write what the clusters are for, or leave out --goal.")
+    if config.cluster_method == "agglomerative" and len(corpus) > MAX_AGGLOMERATIVE:
+        raise RunInputError(
+            f"--cluster-method agglomerative holds a {len(corpus):,} x {len(corpus):,} matrix in memory; "
+            f"it takes at most {MAX_AGGLOMERATIVE:,} documents. Use --cluster-method kmeans, or --sample."
+        )
     if config.min_clusters > config.max_clusters:
         raise RunInputError(
             f"--min-clusters {config.min_clusters} is above --max-clusters {config.max_clusters}."

@@ -13,6 +13,8 @@ from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans
 from sklearn.utils import check_random_state
 
 Method = Literal["kmeans", "agglomerative", "hdbscan"]
+MAX_AGGLOMERATIVE = 20_000
+"""Agglomerative clustering holds an n x n distance matrix: 3.2 GB at 20,000 documents."""
 
 
 def micro_cluster_count(n_docs: int, max_clusters: int) -> int:
@@ -42,6 +44,11 @@ def partition(
         model = KMeans(n_clusters=n_clusters, n_init=4, random_state=check_random_state(random_state))
         return np.asarray(model.fit_predict(vectors), dtype=int)
     if method == "agglomerative":
+        if n > MAX_AGGLOMERATIVE:
+            raise ValueError(
+                f"agglomerative clustering of {n:,} documents needs an {n:,} x {n:,} matrix; "
+                f"use it for at most {MAX_AGGLOMERATIVE:,} (or k-means)"
+            )
         agg = AgglomerativeClustering(n_clusters=n_clusters, metric="cosine", linkage="average")
         return np.asarray(agg.fit_predict(vectors), dtype=int)
     if method == "hdbscan":

@@ -65,10 +65,11 @@ def verified(clusters: list[ChatCluster], state: ChatState, session: ChatSession
     """The state update for ``clusters``: pins applied, excluded documents dropped, members in corpus
     order, coverage and overlap over the documents not excluded."""
     excluded = set(state.excluded)
-    for doc_id, cid in state.pinned.items():
-        for cluster in clusters:
-            if cluster.id == cid and doc_id not in cluster.members:
-                cluster.members.append(doc_id)
+    for cluster in clusters:
+        pinned_here = [d for d, cid in state.pinned.items() if cid == cluster.id]
+        if pinned_here:
+            present = set(cluster.members)
+            cluster.members.extend(d for d in pinned_here if d not in present)
     order = {doc_id: i for i, doc_id in enumerate(session.ws.ids)}
     for cluster in clusters:
         kept = {doc_id for doc_id in cluster.members if doc_id not in excluded}

@@ -113,11 +113,12 @@ def merge(action: Merge, state: ChatState, session: ChatSession) -> Reply:
     if a.id == b.id:
         raise ChatError(f"{a.id} and {b.id} are the same cluster; name two different ones")
     cid, next_id = new_id(state, state.clusters)
+    in_a = set(a.members)
     merged = ChatCluster(
         id=cid,
         name=f"{a.name} + {b.name}",
         explanation=f"{a.explanation} Or: {b.explanation}",
-        members=[*a.members, *(d for d in b.members if d not in a.members)],
+        members=[*a.members, *(d for d in b.members if d not in in_a)],
     )
     clusters = [merged if c.id == a.id else c for c in _copy(state) if c.id != b.id]
     pinned = {d: (cid if p in (a.id, b.id) else p) for d, p in state.pinned.items()}

@@ -128,22 +128,18 @@ def _add_map(
 ) -> None:
     """Project the run's stored vectors (of its working space where they are stored: the semantic
     view or the full goal view) to 2-D (PCA); say why when they are not there."""
+    rows = np.arange(len(ids))
+    if len(rows) > MAP_POINTS:  # only the drawn documents' vectors are read
+        rows = np.sort(np.random.default_rng(0).choice(len(ids), MAP_POINTS, replace=False))
+        data.map_note = f"{MAP_POINTS} of {len(ids)} documents, drawn at random."
     try:
-        vectors = centre(EmbeddingStore(store_path, embedder).get([text_hash(t) for t in texts]))
+        vectors = centre(EmbeddingStore(store_path, embedder).get([text_hash(texts[i]) for i in rows]))
     except Exception as error:  # noqa: BLE001 - the map is optional; the report says why it is missing
         data.map_note = f"No map: the run's vectors are not in {store_path} ({error})."
         return
     from sklearn.decomposition import PCA
 
-    rows = np.arange(len(ids))
-    if len(rows) > MAP_POINTS:
-        rows = np.sort(np.random.default_rng(0).choice(len(ids), MAP_POINTS, replace=False))
-        data.map_note = f"{MAP_POINTS} of {len(ids)} documents, drawn at random."
-    xy = (
-        PCA(n_components=2, random_state=0).fit_transform(vectors[rows])
-        if len(rows) > 2
-        else vectors[rows, :2]
-    )
+    xy = PCA(n_components=2, random_state=0).fit_transform(vectors) if len(rows) > 2 else vectors[:, :2]
     span = np.ptp(xy, axis=0)
     xy = (xy - xy.min(axis=0)) / np.where(span > 0, span, 1)
     first = first_labels(members[rows])

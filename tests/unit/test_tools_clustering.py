@@ -117,3 +117,11 @@ def test_accuracy_with_more_predicted_clusters_and_unassigned() -> None:
         and perfect["ari"] == pytest.approx(1.0)
     )
     assert agreement(gold, [-1] * 6)["acc"] == 0.0
+
+
+def test_agglomerative_refuses_a_matrix_too_large_to_hold() -> None:
+    from tools.cluster import MAX_AGGLOMERATIVE
+
+    big = np.zeros((MAX_AGGLOMERATIVE + 1, 2), dtype=np.float32)
+    with pytest.raises(ValueError, match="use it for at most 20,000"):
+        partition(big, method="agglomerative", n_clusters=2)
