@@ -20,6 +20,21 @@ def model_home() -> Path:
     return Path(os.environ.get("GOALCLUSTER_HOME", Path("~/.cache/goalcluster").expanduser()))
 
 
+@pytest.fixture
+def fresh_home(tmp_path: Path, model_home: Path) -> Path:
+    """A GOALCLUSTER_HOME for one real-model test: the assembled model files are shared (linked,
+    assembled once), but the answer cache and the embedding store start empty, so the models compute
+    every answer and vector the test checks (a warm cache would replay them)."""
+    from agent.llm.packaged import PACKAGED_MODELS, ensure_model
+
+    for model in PACKAGED_MODELS.values():
+        ensure_model(model, model_home)
+    home = tmp_path / "fresh-home"
+    home.mkdir()
+    (home / "models").symlink_to(model_home / "models", target_is_directory=True)
+    return home
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.exists():

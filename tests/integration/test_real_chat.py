@@ -21,10 +21,10 @@ PROMPT = "you> "
 ROW = re.compile(r"^\s+(c\d+)\s+(\d+)\s+[\d.]+%\s+(.+?) — ", re.MULTILINE)
 
 
-def start(data: Path, folder: Path, model_home: Path, log: Path) -> pexpect.spawn:
+def start(data: Path, folder: Path, home: Path, log: Path) -> pexpect.spawn:
     args = [str(data), "--thread", "explore", "--out", str(folder), "--llm", "llamacpp:small"]
     args += ["--max-clusters", "3", "--max-iterations", "1", "--quiet"]
-    env = {**os.environ, "GOALCLUSTER_HOME": str(model_home)}
+    env = {**os.environ, "GOALCLUSTER_HOME": str(home)}
     child = pexpect.spawn(
         GOALCLUSTER, ["chat", *args], env=env, encoding="utf-8", timeout=60, dimensions=(50, 200)
     )
@@ -38,7 +38,7 @@ def say(child: pexpect.spawn, line: str, timeout: int = 120) -> str:
     return str(child.before)
 
 
-def test_chat_in_a_real_terminal_and_resume(tmp_path: Path, shared_data: Path, model_home: Path) -> None:
+def test_chat_in_a_real_terminal_and_resume(tmp_path: Path, shared_data: Path, fresh_home: Path) -> None:
     sample = stratified(restrict(load_set(shared_data, "banking77"), "label", 3, seed=1), "label", 24, seed=0)
     data = tmp_path / "messages.jsonl"
     data.write_text(
@@ -48,7 +48,7 @@ def test_chat_in_a_real_terminal_and_resume(tmp_path: Path, shared_data: Path, m
     )
     folder, log = tmp_path / "chat", tmp_path / "terminal.log"
 
-    child = start(data, folder, model_home, log)
+    child = start(data, folder, fresh_home, log)
     child.expect_exact(PROMPT, timeout=120)
     assert "thread 'explore'" in str(child.before)
     answer = say(child, "/cluster group the messages by what the customer wants the bank to do", timeout=1200)
@@ -67,7 +67,7 @@ def test_chat_in_a_real_terminal_and_resume(tmp_path: Path, shared_data: Path, m
     child.expect(pexpect.EOF, timeout=60)
     assert any(name == f"{name_a} + {name_b}" for _, _, name in after)
 
-    child = start(data, folder, model_home, log)
+    child = start(data, folder, fresh_home, log)
     child.expect_exact(PROMPT, timeout=120)
     assert "Resumed: 6 earlier turn(s)" in str(child.before)
     resumed = ROW.findall(say(child, "/clusters"))

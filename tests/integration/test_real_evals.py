@@ -17,7 +17,7 @@ pytestmark = pytest.mark.real
 UNIT = ("coverage", "overlap", "unassigned_share", "llm_calls_per_doc")
 
 
-def test_smoke_eval_reports_every_figure(tmp_path: Path, shared_data: Path, model_home: Path) -> None:
+def test_smoke_eval_reports_every_figure(tmp_path: Path, shared_data: Path, fresh_home: Path) -> None:
     out = tmp_path / "evals"
     command = [
         sys.executable,
@@ -41,7 +41,7 @@ def test_smoke_eval_reports_every_figure(tmp_path: Path, shared_data: Path, mode
         "--out",
         str(out),
     ]
-    env = {**os.environ, "GOALCLUSTER_HOME": str(model_home)}
+    env = {**os.environ, "GOALCLUSTER_HOME": str(fresh_home)}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "results.json").read_text())

@@ -33,7 +33,7 @@ PROBE = """JSON.stringify({
 
 
 def test_report_of_a_real_run_in_headless_chromium(
-    tmp_path: Path, shared_data: Path, model_home: Path
+    tmp_path: Path, shared_data: Path, fresh_home: Path
 ) -> None:
     if chromium() is None:
         pytest.fail("Chromium is missing: .ci/run installs Debian's chromium (apt-get install chromium)")
@@ -46,7 +46,7 @@ def test_report_of_a_real_run_in_headless_chromium(
     labels = [*sample.labels["label"], "card_not_working"]
     pairs = zip(rows, labels, strict=True)
     gold.write_text("".join(json.dumps({"id": r["id"], "label": label}) + "\n" for r, label in pairs))
-    env = {**os.environ, "GOALCLUSTER_HOME": str(model_home)}
+    env = {**os.environ, "GOALCLUSTER_HOME": str(fresh_home)}
     run_dir = tmp_path / "run"
     command = [GOALCLUSTER, "run", str(data), "--llm", "llamacpp:small", "--max-clusters", "4"]
     command += ["--max-iterations", "1", "--goal", "by what the customer wants", "--out", str(run_dir)]
