@@ -1,6 +1,8 @@
 """The agent's one typed state. It holds ids, positions, texts of explanations, metrics and
 history, never vectors or model objects: vectors live in the Chroma store, models in the
-workspace, so a checkpoint stays small and a run can resume."""
+workspace, so a checkpoint stays small and a run can resume. What is per document (labels,
+memberships, margins) is an array kept in the run folder (``tools/arrays.py``) and referred to here
+by its content hash: a checkpoint's size does not grow with the corpus."""
 
 from __future__ import annotations
 
@@ -86,9 +88,11 @@ class RunState(BaseModel):
     n_docs: int = Field(0, description="Documents in the corpus.")
     truncated_for_embedding: int = Field(0, description="Texts longer than the embedder reads.")
     view: ViewChoice | None = Field(None, description="The working space (None: semantic, before choosing).")
-    micro_labels: list[int] = Field(default_factory=list, description="Initial fine partition, per document.")
+    micro_labels: str = Field("", description="Initial partition, per document (int array reference).")
     action: Action = Field("initial", description="What the next round should do.")
-    focus: list[int] = Field(default_factory=list, description="Positions the next proposal looks at.")
+    focus: str = Field(
+        "", description="Positions the next proposal looks at (int array reference; '': none)."
+    )
     focus_clusters: list[str] = Field(default_factory=list, description="Cluster ids to sharpen or split.")
     samples: list[int] = Field(default_factory=list, description="Positions shown to the proposer.")
     sample_groups: list[int] = Field(
@@ -96,14 +100,20 @@ class RunState(BaseModel):
         description="Per sample, the group of the working space it stands for (prototypes).",
     )
     candidates: list[Candidate] = Field(default_factory=list, description="Every candidate proposed so far.")
-    pair_members: list[list[int]] = Field(
-        default_factory=list, description="Per document, positions in `candidates` it plausibly belongs to."
+    pair_members: str = Field(
+        "",
+        description="(documents, candidates) bool: where each document plausibly belongs (array reference).",
     )
     pair_decided_by: str = Field("embeddings", description="Who decided `pair_members`.")
     selected: list[str] = Field(default_factory=list, description="Ids of the chosen candidates.")
-    memberships: list[list[str]] = Field(default_factory=list, description="Per document, its cluster ids.")
-    confidence: list[float] = Field(default_factory=list, description="Per document, top-1/top-2 margin.")
-    decided_by: list[str] = Field(default_factory=list, description="Per document: 'embeddings' or 'llm'.")
+    memberships: str = Field(
+        "",
+        description="(documents, selected) bool: each document's clusters, by `selected` (array reference).",
+    )
+    confidence: str = Field("", description="Per document, the top-1/top-2 margin (float array reference).")
+    decided_by: str = Field(
+        "", description="Per document, whether the LLM decided it (bool array reference)."
+    )
     llm_choices: dict[str, str] = Field(
         default_factory=dict,
         description="Per document position (as a string), the candidate id the LLM chose ('' for none).",

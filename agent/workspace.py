@@ -24,6 +24,7 @@ from agent.llm.hidden import HiddenStates
 from agent.llm.registry import make_hidden_states
 from agent.state import ViewChoice
 from agent.views import GoalView, NotesView
+from tools.arrays import load_array, save_array
 from tools.embed import Progress, embed_corpus
 from tools.embedders import Embedder, make_embedder
 from tools.extend import extend_view, sample_rows
@@ -103,6 +104,14 @@ class Workspace:
                 known = centre(self.goal_vectors(choice.aspect, goal, rows))
                 self._spaces[key] = extend_view(self.vectors(), self.texts, rows, known)
         return self._spaces[key]
+
+    def keep(self, array: np.ndarray) -> str:
+        """Save a per-document array in the run folder; the reference the state holds."""
+        return save_array(self.run_dir, np.asarray(array))
+
+    def array(self, ref: str) -> np.ndarray:
+        """The array the state refers to by ``ref``."""
+        return load_array(self.run_dir, ref)
 
     def prompt_texts(self, positions: Sequence[int]) -> list[str]:
         """Texts for a prompt, cut to ``config.prompt_chars`` (marked with an ellipsis)."""

@@ -77,22 +77,27 @@ class ClusteringResult(BaseModel):
 def collect(state: RunState, ws: Workspace) -> ClusteringResult:
     """Turn the final state into a :class:`ClusteringResult` (a run that ended before any cluster,
     its budget spent, has every document unassigned)."""
-    if not state.memberships:
-        n = len(ws.ids)
-        state = state.model_copy(
-            update={"memberships": [[]] * n, "confidence": [0.0] * n, "decided_by": ["embeddings"] * n}
-        )
+    n = len(ws.ids)
+    if state.memberships:
+        members = ws.array(state.memberships).astype(bool)
+        confidence, by_llm = ws.array(state.confidence), ws.array(state.decided_by).astype(bool)
+    else:
+        members = np.zeros((n, len(state.selected)), dtype=bool)
+        confidence, by_llm = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=bool)
     assignments = [
-        DocumentAssignment(id=doc_id, cluster_ids=ids, confidence=conf, decided_by=who)
-        for doc_id, ids, conf, who in zip(
-            ws.ids, state.memberships, state.confidence, state.decided_by, strict=True
+        DocumentAssignment(
+            id=doc_id,
+            cluster_ids=[state.selected[j] for j in np.flatnonzero(row)],
+            confidence=round(float(conf), 4),
+            decided_by="llm" if llm else "embeddings",
         )
+        for doc_id, row, conf, llm in zip(ws.ids, members, confidence, by_llm, strict=True)
     ]
     by_id = {c.id: c for c in state.candidates}
     clusters = []
-    for cid in state.selected:
-        rows = [i for i, ids in enumerate(state.memberships) if cid in ids]
-        best = sorted(rows, key=lambda i: -state.confidence[i])[:REPRESENTATIVES]
+    for j, cid in enumerate(state.selected):
+        rows = np.flatnonzero(members[:, j]).tolist()
+        best = sorted(rows, key=lambda i: -float(confidence[i]))[:REPRESENTATIVES]
         clusters.append(
             Cluster(
                 id=cid,
@@ -106,12 +111,14 @@ def collect(state: RunState, ws: Workspace) -> ClusteringResult:
         )
     clusters.sort(key=lambda c: -c.size)
     return ClusteringResult(
-        run_dir=str(ws.run_dir), clusters=clusters, assignments=assignments, metrics=run_metrics(state, ws)
+        run_dir=str(ws.run_dir),
+        clusters=clusters,
+        assignments=assignments,
+        metrics=run_metrics(state, ws, assignments),
     )
 
 
-def run_metrics(state: RunState, ws: Workspace) -> dict[str, Any]:
-    counts = [len(ids) for ids in state.memberships]
+def run_metrics(state: RunState, ws: Workspace, assignments: list[DocumentAssignment]) -> dict[str, Any]:
     usage = ws.llm.budget.snapshot()
     return {
         "goal": state.config.goal,
@@ -121,13 +128,13 @@ def run_metrics(state: RunState, ws: Workspace) -> dict[str, Any]:
         "clusters": len(state.selected),
         "coverage": round(state.coverage, 4),
         "overlap": round(state.overlap, 4),
-        "unassigned": sum(1 for c in counts if c == 0),
+        "unassigned": sum(1 for a in assignments if not a.cluster_ids),
         "coverage_target": state.config.coverage,
         "max_overlap": state.config.max_overlap,
         "iterations": state.iteration,
         "stop_reason": state.stop_reason,
         **usage,
-        "llm_decided_documents": sum(1 for who in state.decided_by if who == "llm"),
+        "llm_decided_documents": sum(1 for a in assignments if a.decided_by == "llm"),
         "llm_assign_probe": state.llm_assign,
         "assign_mode": state.config.assign_mode,
         "assign_by": state.config.assign_by,

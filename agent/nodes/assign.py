@@ -28,14 +28,14 @@ def assign(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         return {
             "pair_decided_by": "llm" if complete else "llm+embeddings",
             "budget_exhausted": not complete,
-            "pair_members": _rows(members),
+            "pair_members": ws.keep(members),
         }
     update: dict[str, Any] = {"pair_decided_by": "embeddings"}
     if config.assign_mode in ("llm", "auto"):
         update.update(_llm_band(state, ws, scores))
         for row, cid in update["llm_choices"].items():
             members[int(row)] = [c.id == cid for c in state.candidates]
-    return {**update, "pair_members": _rows(members)}
+    return {**update, "pair_members": ws.keep(members)}
 
 
 def _llm_band(state: RunState, ws: Workspace, scores: np.ndarray) -> dict[str, Any]:
@@ -61,10 +61,6 @@ def _llm_band(state: RunState, ws: Workspace, scores: np.ndarray) -> dict[str, A
         "llm_assign": report,
         "budget_exhausted": state.budget_exhausted or exhausted,
     }
-
-
-def _rows(members: np.ndarray) -> list[list[int]]:
-    return [np.flatnonzero(row).tolist() for row in members]
 
 
 def _judge_every_pair(state: RunState, ws: Workspace, fallback: np.ndarray) -> tuple[np.ndarray, bool]:

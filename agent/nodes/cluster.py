@@ -29,4 +29,4 @@ def cluster(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     labels = partition(vectors, method=config.cluster_method, n_clusters=n_groups, random_state=config.seed)
     found = len(set(labels.tolist()) - {-1})
     ws.say(f"initial partition: {found} groups ({config.cluster_method})")
-    return {"micro_labels": labels.tolist()}
+    return {"micro_labels": ws.keep(labels)}

@@ -68,7 +68,7 @@ def candidate_scores(state: RunState, ws: Workspace, candidates: list[Candidate]
         return np.asarray(vectors @ prototypes.T, dtype=np.float32)
     sentences = [f"{c.name}. {c.explanation}" for c in candidates]
     raw = similarity(ws.vectors(), ws.embed_explanations(sentences))
-    return smooth(raw, np.asarray(state.micro_labels), weight=MICRO_CLUSTER_WEIGHT)
+    return smooth(raw, ws.array(state.micro_labels), weight=MICRO_CLUSTER_WEIGHT)
 
 
 def floor(state: RunState) -> float:

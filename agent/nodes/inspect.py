@@ -25,13 +25,14 @@ MIN_PER_GROUP, MAX_PER_GROUP = 3, 6
 def inspect(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ws, config = workspace(runtime), state.config
     vectors = space(state, ws)
-    focus = state.focus if state.action != "initial" and state.focus else None
+    focus = ws.array(state.focus).tolist() if state.action != "initial" and state.focus else None
+    labels = ws.array(state.micro_labels)
     if by_prototypes(state):
-        rows, groups = _grouped(state, vectors, focus)
+        rows, groups = _grouped(state, vectors, labels, focus)
     else:
         rows = proposal_sample(
             vectors,
-            np.asarray(state.micro_labels),
+            labels,
             config.samples_per_proposal,
             focus=focus,
             random_state=config.seed + state.iteration,
@@ -41,11 +42,14 @@ def inspect(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     return {"samples": rows, "sample_groups": groups}
 
 
-def _grouped(state: RunState, vectors: np.ndarray, focus: list[int] | None) -> tuple[list[int], list[int]]:
-    """The most central texts of each group, and the group of each."""
+def _grouped(
+    state: RunState, vectors: np.ndarray, initial: np.ndarray, focus: list[int] | None
+) -> tuple[list[int], list[int]]:
+    """The most central texts of each group (the ``initial`` partition's, or the focus documents cut
+    anew), and the group of each."""
     config = state.config
     if focus is None:
-        rows, labels = np.arange(len(vectors)), np.asarray(state.micro_labels)
+        rows, labels = np.arange(len(vectors)), initial
     else:
         rows = np.asarray(focus)
         wanted = 2 if state.action in ("split", "sharpen") else max(1, config.max_clusters // 2)

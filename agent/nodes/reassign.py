@@ -22,8 +22,8 @@ def reassign(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     scores = candidate_scores(state, ws, chosen)
     result = assign(scores, min_similarity=floor(state), overlap_margin=config.overlap_margin)
     if state.pair_decided_by != "embeddings":  # GoalEx mode: the LLM's pair judgements stand
-        result = _from_pairs(state, chosen, result)
-        decided_by = ["llm"] * state.n_docs
+        result = _from_pairs(state, ws.array(state.pair_members), chosen, result)
+        by_llm = np.ones(state.n_docs, dtype=bool)
     else:
         column = {c.id: j for j, c in enumerate(chosen)}
         decided = {
@@ -32,21 +32,23 @@ def reassign(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             if not cid or cid in column
         }
         result = with_decisions(result, decided)
-        decided_by = ["llm" if i in decided else "embeddings" for i in range(state.n_docs)]
+        by_llm = np.zeros(state.n_docs, dtype=bool)
+        by_llm[list(decided)] = True
+    by_column = {c.id: j for j, c in enumerate(chosen)}
+    in_selected_order = result.members[:, [by_column[cid] for cid in state.selected]]
     return {
-        "memberships": [[chosen[j].id for j in np.flatnonzero(row)] for row in result.members],
-        "confidence": [round(float(c), 4) for c in result.confidence],
-        "decided_by": decided_by,
+        "memberships": ws.keep(in_selected_order.astype(bool)),
+        "confidence": ws.keep(np.round(result.confidence, 4).astype(np.float32)),
+        "decided_by": ws.keep(by_llm),
     }
 
 
-def _from_pairs(state: RunState, chosen: list[Candidate], result: Assignment) -> Assignment:
-
+def _from_pairs(
+    state: RunState, pairs: np.ndarray, chosen: list[Candidate], result: Assignment
+) -> Assignment:
+    """The LLM's pair judgements (documents x candidates) among the ``chosen`` clusters."""
     position = {c.id: j for j, c in enumerate(state.candidates)}
-    columns = [position[c.id] for c in chosen]
-    members = np.zeros_like(result.members)
-    for row, pairs in enumerate(state.pair_members):
-        members[row] = [column in pairs for column in columns]
+    members = pairs[:, [position[c.id] for c in chosen]].astype(bool)
     first = np.argmax(members, axis=1) if members.shape[1] else np.zeros(len(members), dtype=int)
     top = np.where(members.any(axis=1), first, -1)
     return Assignment(members, top, np.ones(len(members), dtype=np.float32))

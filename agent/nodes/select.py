@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from langgraph.runtime import Runtime
 
 from agent.nodes.common import timed, workspace
@@ -16,9 +15,7 @@ from tools.select import select_clusters
 @timed("select")
 def select(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ws, config = workspace(runtime), state.config
-    members = np.zeros((state.n_docs, len(state.candidates)), dtype=bool)
-    for row, columns in enumerate(state.pair_members):
-        members[row, columns] = True
+    members = ws.array(state.pair_members).astype(bool)
     chosen = select_clusters(
         members,
         min_clusters=config.min_clusters,

@@ -19,7 +19,7 @@ from tools.metrics import coverage, overlap
 @timed("verify")
 def verify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ws = workspace(runtime)
-    members = membership_matrix(state)
+    members = ws.array(state.memberships).astype(bool)
     cov, ovl = coverage(members), overlap(members)
     precision, exhausted = _spot_check(state, ws, members)
     action, focus, focus_clusters = _next_action(state, members, cov, ovl, precision)
@@ -31,7 +31,7 @@ def verify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         selected=[names[i] for i in state.selected],
         coverage=round(cov, 4),
         overlap=round(ovl, 4),
-        llm_decided=sum(1 for who in state.decided_by if who == "llm"),
+        llm_decided=int(ws.array(state.decided_by).sum()),
     )
     ws.say(
         f"round {record.iteration}: coverage {cov:.0%}, overlap {ovl:.0%}, {len(state.selected)} clusters"
@@ -42,21 +42,12 @@ def verify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         "overlap": ovl,
         "precision": precision,
         "action": action,
-        "focus": focus,
+        "focus": ws.keep(np.asarray(focus, dtype=np.int64)) if focus else "",
         "focus_clusters": focus_clusters,
         "iteration": state.iteration + 1,
         "history": [record],
         "budget_exhausted": state.budget_exhausted or exhausted or ws.llm.budget.exhausted,
     }
-
-
-def membership_matrix(state: RunState) -> np.ndarray:
-    """(n, k) bool over ``state.selected``."""
-    column = {cid: j for j, cid in enumerate(state.selected)}
-    members = np.zeros((len(state.memberships), len(state.selected)), dtype=bool)
-    for row, ids in enumerate(state.memberships):
-        members[row, [column[i] for i in ids]] = True
-    return members
 
 
 def _spot_check(state: RunState, ws: Workspace, members: np.ndarray) -> tuple[dict[str, float], bool]:

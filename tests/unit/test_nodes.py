@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from fakes import FakeEmbedder, ScriptedBackend, corpus_of_topics
 from langgraph.runtime import Runtime
 
@@ -37,8 +38,11 @@ def test_propose_drops_near_copies_of_known_candidates(tmp_path: Path) -> None:
             }
         ]
     )
-    state = RunState(config=config, candidates=[known], samples=[0, 4, 8], micro_labels=[0] * 12, n_docs=12)
-    update = propose(state, runtime(tmp_path, backend, config))
+    ctx = runtime(tmp_path, backend, config)
+    assert ctx.context.workspace is not None
+    labels = ctx.context.workspace.keep(np.zeros(12, dtype=int))
+    state = RunState(config=config, candidates=[known], samples=[0, 4, 8], micro_labels=labels, n_docs=12)
+    update = propose(state, ctx)
     assert [c.name for c in update["candidates"]] == ["Card payments", "Parcels"]
     assert update["candidates"][1].id == "c2" and update["candidates"][1].origin == "initial@1"
 
@@ -46,21 +50,25 @@ def test_propose_drops_near_copies_of_known_candidates(tmp_path: Path) -> None:
 def test_verify_measures_and_picks_the_next_action(tmp_path: Path) -> None:
     config = Config(home=tmp_path, spot_checks=2, use_cache=False, coverage=0.9)
     candidates = [Candidate(id=f"c{i}", name=f"n{i}", explanation=f"e{i}", origin="x") for i in (1, 2)]
-    memberships = [["c1"]] * 6 + [["c2"]] * 4 + [[]] * 2  # 10 of 12 covered
+    members = np.zeros((12, 2), dtype=bool)
+    members[:6, 0], members[6:10, 1] = True, True  # 10 of 12 covered
+    backend = ScriptedBackend([{"answer": "yes"}, {"answer": "no"}, {"answer": "yes"}, {"answer": "yes"}])
+    ctx = runtime(tmp_path, backend, config)
+    ws = ctx.context.workspace
+    assert ws is not None
     state = RunState(
         config=config,
         candidates=candidates,
         selected=["c1", "c2"],
-        memberships=memberships,
+        memberships=ws.keep(members),
         n_docs=12,
-        decided_by=["embeddings"] * 12,
-        confidence=[0.1] * 12,
+        decided_by=ws.keep(np.zeros(12, dtype=bool)),
+        confidence=ws.keep(np.full(12, 0.1, dtype=np.float32)),
     )
-    backend = ScriptedBackend([{"answer": "yes"}, {"answer": "no"}, {"answer": "yes"}, {"answer": "yes"}])
-    update = verify(state, runtime(tmp_path, backend, config))
+    update = verify(state, ctx)
     assert round(update["coverage"], 3) == round(10 / 12, 3) and update["overlap"] == 0.0
     assert update["precision"] == {"c1": 0.5, "c2": 1.0}
-    assert update["action"] == "uncovered" and update["focus"] == [10, 11]
+    assert update["action"] == "uncovered" and ws.array(update["focus"]).tolist() == [10, 11]
     assert update["iteration"] == 1 and update["history"][0].coverage == round(10 / 12, 4)
 
 

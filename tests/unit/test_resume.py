@@ -9,9 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-from fakes import FakeEmbedder, ScriptedBackend, answer_by_prompt
+from fakes import FakeEmbedder, ScriptedBackend, answer_by_prompt, corpus_of_topics
 
-from goalcluster.runner import resume_run
+from agent.config import Config
+from goalcluster.runner import resume_run, start_run
+from tools.corpus import Corpus
 
 WORKER = Path(__file__).resolve().parents[1] / "kill_worker.py"
 
@@ -48,3 +50,26 @@ def test_killed_run_resumes_without_repeating_llm_calls(tmp_path: Path) -> None:
     assert result.metrics["stop_reason"] == "targets_met"
     assert result.metrics["llm_calls"] == len(sent)
     assert (run_dir / "metrics.json").exists() and (run_dir / "clusters.json").exists()
+
+
+def test_a_checkpoint_does_not_grow_with_the_corpus(tmp_path: Path) -> None:
+    """Per-document arrays live in the run folder, content-addressed; the checkpoint holds hashes."""
+    import sqlite3
+
+    largest = {}
+    for per_topic in (20, 400):
+        ids, texts, _ = corpus_of_topics(per_topic=per_topic)
+        config = Config(
+            home=tmp_path / "home", view="semantic", assign_mode="embeddings", spot_checks=0,
+            annotate_samples=False, use_cache=False, max_iterations=1,
+        )  # fmt: skip
+        run_dir = tmp_path / f"run-{per_topic}"
+        corpus = Corpus(ids=ids, texts=texts, name="t")
+        backend = ScriptedBackend([answer_by_prompt()] * 5)
+        result = start_run(corpus, config, run_dir, backend=backend, embedder=FakeEmbedder(), quiet=True)
+        assert len(result.assignments) == 3 * per_topic and result.metrics["coverage"] > 0.9
+        with sqlite3.connect(run_dir / "checkpoint.sqlite") as db:
+            blobs = [len(row[0]) for row in db.execute("SELECT checkpoint FROM checkpoints")]
+            writes = [len(row[0]) for row in db.execute("SELECT value FROM writes")]
+        largest[per_topic] = max(blobs + writes)
+    assert largest[400] < 1.5 * largest[20] and largest[400] < 20_000, largest  # 20 times the documents
