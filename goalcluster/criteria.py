@@ -22,23 +22,25 @@ from agent.config import Config
 from agent.llm.backends import ChatBackend
 from agent.llm.hidden import HiddenStates
 from agent.schemas import Criteria, Criterion
-from agent.workspace import build_workspace
+from agent.workspace import Workspace, build_workspace
 from goalcluster.report import write_reports
 from goalcluster.report.markdown import md
 from goalcluster.results import ClusteringResult
-from goalcluster.runner import start_run
+from goalcluster.runner import CHECKPOINT, RunInputError, resume_run, start_run
 from tools.corpus import Corpus
 from tools.embed import embed_corpus
 from tools.embedders import Embedder
-from tools.files import write_atomic
+from tools.files import claimed, write_atomic
 from tools.metrics import first_labels
 from tools.sample import diverse
+from tools.store import text_hash
 
 SAMPLES = 20
 DUPLICATE_SIMILARITY = 0.85
 GIANT_SHARE = 0.8
 MIN_COVERAGE = 0.5
 SMALL_SHARE = 0.03
+PROPOSED_FILE = "proposed.json"
 
 
 class DiscoveredCriterion(BaseModel):
@@ -79,6 +81,36 @@ def propose_criteria(ws: Any, vectors: np.ndarray, n_criteria: int, seed: int) -
         variables = {"texts": ws.prompt_texts(rows), "n_criteria": n_criteria}
         found = ws.llm.attempt("propose_criteria", variables, Criteria)
         proposed += [] if found is None else found.criteria  # no valid answer: the other sample's
+    return proposed
+
+
+def _run_criterion(ws: Workspace, corpus: Corpus, config: Config, run_dir: Path) -> ClusteringResult:
+    """The agent run for one criterion, within what is left of the discovery's budget; resumed if
+    an earlier discovery on this folder got as far as starting it. Its report is written."""
+    models: dict[str, Any] = {"backend": ws.llm.backend, "embedder": ws.embedder, "quiet": ws.quiet}
+    if (run_dir / CHECKPOINT).exists():
+        result = resume_run(run_dir, hidden=ws.hidden_states(), **models)
+    else:
+        update = config.model_copy(update=ws.llm.budget.left())
+        result = start_run(corpus, update, run_dir, hidden=ws.hidden_states(), **models)
+    write_reports(run_dir)
+    return result
+
+
+def _proposals(
+    ws: Workspace, corpus: Corpus, folder: Path, vectors: np.ndarray, n_criteria: int, seed: int
+) -> list[Criterion]:
+    """The criteria proposed for ``corpus``: asked once, kept in ``folder`` for a later run there."""
+    path = folder / PROPOSED_FILE
+    digest = text_hash("\n".join(corpus.texts))
+    if path.exists():
+        kept = json.loads(path.read_text())
+        if kept["corpus_sha256"] != digest:
+            raise RunInputError(f"{folder} holds a discovery on another corpus; pick another --out")
+        return [Criterion.model_validate(c) for c in kept["criteria"]]
+    proposed = propose_criteria(ws, vectors, n_criteria, seed)
+    kept = {"corpus_sha256": digest, "criteria": [c.model_dump() for c in proposed]}
+    write_atomic(path, json.dumps(kept, indent=2, ensure_ascii=False))
     return proposed
 
 
@@ -157,73 +189,70 @@ def discover(
     hidden: HiddenStates | None = None,
     quiet: bool = False,
 ) -> Discovery:
-    """Propose criteria for ``corpus``, cluster by each, rank them; files go to ``folder``."""
+    """Propose criteria for ``corpus``, cluster by each, rank them; files go to ``folder``. Run
+    again on the same folder, it goes on where it stopped: the proposals are read back and each
+    criterion's run is resumed (a finished one costs nothing)."""
     started = time.perf_counter()
-    folder.mkdir(parents=True, exist_ok=True)
-    ws = build_workspace(
-        config,
-        folder,
-        corpus.name,
-        corpus.ids,
-        corpus.texts,
-        quiet=quiet,
-        backend=backend,
-        embedder=embedder,
-        hidden=hidden,
-    )
-    vectors, _ = embed_corpus(corpus.texts, ws.embedder, ws.store)
-    ws.set_vectors(vectors)
-    proposed = propose_criteria(ws, vectors, max_criteria, config.seed)
-    unique = deduplicate(proposed, ws.embedder.embed([f"{c.name}: {c.goal}" for c in proposed]))
-    ws.say(f"criteria proposed: {', '.join(c.name for c in proposed)}; distinct: {len(unique)}")
-    found: list[DiscoveredCriterion] = []
-    budget = ws.llm.budget  # one budget for the whole discovery, its runs included
-    for number, (criterion, folded) in enumerate(unique[:max_criteria], start=1):
-        if budget.exhausted:
-            ws.say(f"LLM budget spent: {criterion.name!r} and later criteria are not run")
-            break
-        run_dir = folder / "criteria" / f"{number}-{_slug(criterion.name)}"
-        ws.say(f"criterion {number}/{min(len(unique), max_criteria)}: {criterion.name} — {criterion.goal}")
-        result = start_run(
-            corpus,
-            config.model_copy(update={"goal": criterion.goal, **budget.left()}),
-            run_dir,
-            backend=ws.llm.backend,
-            embedder=ws.embedder,
-            hidden=ws.hidden_states(),
+    with claimed(folder):  # one process per discovery folder
+        ws = build_workspace(
+            config,
+            folder,
+            corpus.name,
+            corpus.ids,
+            corpus.texts,
             quiet=quiet,
+            backend=backend,
+            embedder=embedder,
+            hidden=hidden,
         )
-        write_reports(run_dir)
-        budget.absorb(result.metrics)
-        reason = weakness(result, config.max_clusters)
-        found.append(
-            DiscoveredCriterion(
-                name=criterion.name,
-                goal=criterion.goal,
-                run_dir=str(run_dir),
-                clusters=[c.name for c in result.clusters],
-                sizes=[c.size for c in result.clusters],
-                coverage=result.metrics["coverage"],
-                overlap=result.metrics["overlap"],
-                kept=not reason,
-                dropped_because=reason,
-                merged_with=folded,
-                labels=first_labels(result.members()),
+        vectors, _ = embed_corpus(corpus.texts, ws.embedder, ws.store)
+        ws.set_vectors(vectors)
+        proposed = _proposals(ws, corpus, folder, vectors, max_criteria, config.seed)
+        unique = deduplicate(proposed, ws.embedder.embed([f"{c.name}: {c.goal}" for c in proposed]))
+        ws.say(f"criteria proposed: {', '.join(c.name for c in proposed)}; distinct: {len(unique)}")
+        found: list[DiscoveredCriterion] = []
+        budget = ws.llm.budget  # one budget for the whole discovery, its runs included
+        for number, (criterion, folded) in enumerate(unique[:max_criteria], start=1):
+            if budget.exhausted:
+                ws.say(f"LLM budget spent: {criterion.name!r} and later criteria are not run")
+                break
+            run_dir = folder / "criteria" / f"{number}-{_slug(criterion.name)}"
+            ws.say(
+                f"criterion {number}/{min(len(unique), max_criteria)}: {criterion.name} — {criterion.goal}"
             )
+            result = _run_criterion(ws, corpus, config.model_copy(update={"goal": criterion.goal}), run_dir)
+            budget.absorb(result.metrics)
+            reason = weakness(result, config.max_clusters)
+            found.append(
+                DiscoveredCriterion(
+                    name=criterion.name,
+                    goal=criterion.goal,
+                    run_dir=str(run_dir),
+                    clusters=[c.name for c in result.clusters],
+                    sizes=[c.size for c in result.clusters],
+                    coverage=result.metrics["coverage"],
+                    overlap=result.metrics["overlap"],
+                    kept=not reason,
+                    dropped_because=reason,
+                    merged_with=folded,
+                    labels=first_labels(result.members()),
+                )
+            )
+        ranked = rank(found)
+        kept = [c for c in ranked if c.kept]
+        tables = [crosstab(a, b) for i, a in enumerate(kept) for b in kept[i + 1 :]]
+        discovery = Discovery(
+            folder=str(folder),
+            criteria=ranked,
+            crosstabs=tables,
+            llm_calls=budget.calls,
+            seconds=round(time.perf_counter() - started, 1),
         )
-    ranked = rank(found)
-    kept = [c for c in ranked if c.kept]
-    tables = [crosstab(a, b) for i, a in enumerate(kept) for b in kept[i + 1 :]]
-    discovery = Discovery(
-        folder=str(folder),
-        criteria=ranked,
-        crosstabs=tables,
-        llm_calls=budget.calls,
-        seconds=round(time.perf_counter() - started, 1),
-    )
-    write_atomic(folder / "discover.md", discovery_markdown(discovery))
-    write_atomic(folder / "criteria.json", json.dumps(discovery.model_dump(), indent=2, ensure_ascii=False))
-    return discovery
+        write_atomic(folder / "discover.md", discovery_markdown(discovery))
+        write_atomic(
+            folder / "criteria.json", json.dumps(discovery.model_dump(), indent=2, ensure_ascii=False)
+        )
+        return discovery
 
 
 def _slug(name: str) -> str:

@@ -135,9 +135,26 @@ def resume_run(
 
 
 def _drive(ws: Workspace, start: dict[str, Any] | None) -> ClusteringResult:
-    connection = sqlite3.connect(ws.run_dir / CHECKPOINT, check_same_thread=False)
+    """Invoke the graph from ``start``, or (None) from the checkpoint; a checkpoint that holds no
+    state (empty, or not a database: set aside) starts the run again, reusing cached answers."""
+    path = ws.run_dir / CHECKPOINT
+    connection = sqlite3.connect(path, check_same_thread=False)
     try:
-        app = build_graph().compile(checkpointer=SqliteSaver(connection, serde=SERDE))
+        try:
+            app = build_graph().compile(checkpointer=SqliteSaver(connection, serde=SERDE))
+            kept = bool(app.get_state(THREAD).values)
+        except sqlite3.DatabaseError:
+            connection.close()
+            path.replace(path.with_suffix(".damaged"))
+            ws.say(f"note: {path} is not a database; set aside as {path.with_suffix('.damaged').name}")
+            connection = sqlite3.connect(path, check_same_thread=False)
+            app = build_graph().compile(checkpointer=SqliteSaver(connection, serde=SERDE))
+            kept = False
+        if start is None and not kept:
+            ws.say(
+                "note: the checkpoint holds no state: the run starts again (cached LLM answers are reused)"
+            )
+            start = {"config": ws.config}
         app.invoke(start, THREAD, context=RunContext(run_dir=str(ws.run_dir), workspace=ws))
         state = RunState.model_validate(app.get_state(THREAD).values)
     finally:

@@ -149,3 +149,33 @@ def test_cli_discover_refuses_a_goal(tmp_path: Path, capsys: pytest.CaptureFixtu
     data.write_text("one\ntwo\nthree\n")
     assert main(["discover", str(data), "--goal", "by topic"]) == 2
     assert "discover finds the goals itself" in capsys.readouterr().err
+
+
+def test_a_discovery_cut_off_goes_on_where_it_stopped_when_run_again(tmp_path: Path) -> None:
+    from agent.llm.backends import BackendError
+
+    ids, texts, _ = corpus_of_topics(8)
+    corpus = Corpus(ids=ids, texts=texts, name="topics")
+    config = Config(
+        home=tmp_path / "home", view="semantic", assign_mode="embeddings", annotate_samples=False,
+        spot_checks=0, max_iterations=1,
+    )  # fmt: skip
+    second_goal = PROPOSED["criteria"][2]["goal"]
+
+    def dies_in_the_second_criterion(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
+        if second_goal in messages[1]["content"]:
+            raise BackendError("the server went away")
+        return answers(messages, schema)
+
+    folder = tmp_path / "found"
+    with pytest.raises(BackendError):
+        discover(corpus, config, folder, backend=ScriptedBackend([dies_in_the_second_criterion] * 50))
+    first_run = folder / "criteria" / "1-topic" / "trace.jsonl"
+    calls_before = first_run.read_text().count("\n")
+    healthy = ScriptedBackend([answers] * 50)
+    found = discover(corpus, config, folder, backend=healthy, embedder=FakeEmbedder())
+    assert [c.name for c in found.criteria] == ["Topic", "Urgency"] and all(c.kept for c in found.criteria)
+    asked = [m[1]["content"] for m in healthy.calls]
+    assert not any("Propose up to" in a and "criteria" in a for a in asked)  # proposals kept, not re-asked
+    assert first_run.read_text().count("\n") == calls_before  # the finished run was resumed, not redone
+    assert all(second_goal in a for a in asked)  # only the cut-off run asked

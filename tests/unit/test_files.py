@@ -23,11 +23,11 @@ def test_a_write_that_fails_leaves_the_old_file_whole(tmp_path: Path) -> None:
     assert target.read_text() == '{"coverage": 0.9}' and [p.name for p in tmp_path.iterdir()] == [target.name]
 
 
-def finished_run(tmp_path: Path) -> Path:
+def finished_run(tmp_path: Path, *, use_cache: bool = False) -> Path:
     ids, texts, _ = corpus_of_topics(per_topic=4)
     config = Config(
         home=tmp_path / "home", view="semantic", assign_mode="embeddings", spot_checks=0,
-        annotate_samples=False, use_cache=False, max_iterations=1,
+        annotate_samples=False, use_cache=use_cache, max_iterations=1,
     )  # fmt: skip
     run_dir = tmp_path / "run"
     backend = ScriptedBackend([answer_by_prompt()] * 5)
@@ -100,3 +100,12 @@ held = [claim(Path(folder)) for folder in sys.argv[1:]]
 print("held", flush=True)
 time.sleep(120)
 """
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a database at all, just bytes" * 20])
+def test_an_empty_or_damaged_checkpoint_resumes_by_starting_again(tmp_path: Path, damage: bytes) -> None:
+    run_dir = finished_run(tmp_path, use_cache=True)
+    clusters = (run_dir / "clusters.json").read_text()
+    (run_dir / "checkpoint.sqlite").write_bytes(damage)
+    result = resume_run(run_dir, backend=ScriptedBackend([]), embedder=FakeEmbedder(), quiet=True)
+    assert result.metrics["cached_calls"] >= 1 and (run_dir / "clusters.json").read_text() == clusters
