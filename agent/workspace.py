@@ -28,7 +28,7 @@ from tools.arrays import load_array, save_array
 from tools.embed import Progress, embed_corpus
 from tools.embedders import Embedder, make_embedder
 from tools.extend import extend_view, sample_rows
-from tools.files import replacing, write_atomic
+from tools.files import DamagedFileError, replacing, write_atomic
 from tools.prototypes import centre
 from tools.store import EmbeddingStore, text_hash
 from tools.text import clip, read_jsonl
@@ -209,7 +209,12 @@ def write_run_files(
 
 def read_run_files(run_dir: Path) -> tuple[Config, str, list[str], list[str]]:
     """What :func:`write_run_files` recorded: config, corpus name, ids and texts."""
-    meta = json.loads((run_dir / RUN_FILE).read_text())
+    try:
+        meta = json.loads((run_dir / RUN_FILE).read_text())
+    except json.JSONDecodeError as error:
+        raise DamagedFileError(
+            f"{run_dir / RUN_FILE} is damaged ({error.msg}). Fix: start the run again from its data file"
+        ) from error
     rows = read_jsonl(run_dir / CORPUS_FILE, fix="start the run again from its data file")
     config = Config.model_validate(meta["config"])
     return config, meta["corpus"], [row["id"] for row in rows], [row["text"] for row in rows]

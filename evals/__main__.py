@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evals import discover, goalsteer, run, scale, table, views
+from evals import discover, faults, goalsteer, run, scale, table, views
 
 
 def main() -> int:
@@ -17,6 +17,7 @@ def main() -> int:
     discover.add_parser(sub)
     table.add_parser(sub)
     views.add_parser(sub)
+    faults.add_parser(sub)
     args = parser.parse_args()
     return int(args.handler(args))
 

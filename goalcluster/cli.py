@@ -28,11 +28,13 @@ from goalcluster.runner import RunInputError
 from tools.corpus import CorpusError
 from tools.embedders import EmbedderError
 from tools.files import DamagedFileError, FolderInUse
+from tools.store import StoreError
 
 EXPECTED_ERRORS = (
     CorpusError,
     DamagedFileError,
     FolderInUse,
+    StoreError,
     EmbedderError,
     BackendError,
     ModelIntegrityError,

@@ -27,7 +27,7 @@ from goalcluster.results import ClusteringResult, collect, write_result
 from tools.cluster import MAX_AGGLOMERATIVE
 from tools.corpus import Corpus
 from tools.embedders import Embedder
-from tools.files import claimed
+from tools.files import DamagedFileError, claimed
 
 CHECKPOINT = "checkpoint.sqlite"
 # The state's own types, allowed back out of the checkpoint (nothing else is unpickled).
@@ -135,30 +135,36 @@ def resume_run(
 
 
 def _drive(ws: Workspace, start: dict[str, Any] | None) -> ClusteringResult:
-    """Invoke the graph from ``start``, or (None) from the checkpoint; a checkpoint that holds no
-    state (empty, or not a database: set aside) starts the run again, reusing cached answers."""
+    """Invoke the graph from ``start``, or (None) go on from the checkpoint. A checkpoint that cannot
+    be gone on from (empty, not a database, or referring to a damaged array) is set aside and the
+    run starts again, reusing the cached LLM answers."""
     path = ws.run_dir / CHECKPOINT
-    connection = sqlite3.connect(path, check_same_thread=False)
     try:
-        try:
-            app = build_graph().compile(checkpointer=SqliteSaver(connection, serde=SERDE))
-            kept = bool(app.get_state(THREAD).values)
-        except sqlite3.DatabaseError:
-            connection.close()
-            path.replace(path.with_suffix(".damaged"))
-            ws.say(f"note: {path} is not a database; set aside as {path.with_suffix('.damaged').name}")
-            connection = sqlite3.connect(path, check_same_thread=False)
-            app = build_graph().compile(checkpointer=SqliteSaver(connection, serde=SERDE))
-            kept = False
-        if start is None and not kept:
-            ws.say(
-                "note: the checkpoint holds no state: the run starts again (cached LLM answers are reused)"
-            )
-            start = {"config": ws.config}
-        app.invoke(start, THREAD, context=RunContext(run_dir=str(ws.run_dir), workspace=ws))
-        state = RunState.model_validate(app.get_state(THREAD).values)
-    finally:
-        connection.close()
-    result = collect(state, ws)
+        state = _invoke(ws, path, start)
+        result = collect(state, ws)
+    except (sqlite3.DatabaseError, _NoState, DamagedFileError) as error:
+        if start is not None:
+            raise
+        aside = path.with_suffix(".damaged")
+        if path.exists():
+            path.replace(aside)
+        ws.say(f"note: cannot go on from {path.name} ({error}); the run starts again, reusing cached answers")
+        return _drive(ws, {"config": ws.config})
     write_result(result, ws.run_dir)
     return result
+
+
+class _NoState(RuntimeError):
+    """The checkpoint file holds no state to go on from."""
+
+
+def _invoke(ws: Workspace, path: Path, start: dict[str, Any] | None) -> RunState:
+    connection = sqlite3.connect(path, check_same_thread=False)
+    try:
+        app = build_graph().compile(checkpointer=SqliteSaver(connection, serde=SERDE))
+        if start is None and not app.get_state(THREAD).values:
+            raise _NoState("it is empty")
+        app.invoke(start, THREAD, context=RunContext(run_dir=str(ws.run_dir), workspace=ws))
+        return RunState.model_validate(app.get_state(THREAD).values)
+    finally:
+        connection.close()

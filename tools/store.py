@@ -35,6 +35,10 @@ _epoch = [0]
 """Bumped whenever Chroma's clients are dropped (for every folder at once): older handles reopen."""
 
 
+class StoreError(RuntimeError):
+    """The store folder cannot be read or written (damaged): the message names it and the fix."""
+
+
 def text_hash(text: str) -> str:
     """The sha256 hex digest of ``text`` (UTF-8): a vector's key."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -59,6 +63,9 @@ class EmbeddingStore:
     @contextmanager
     def _locked(self, *, writing: bool = False) -> Iterator[Any]:
         """The collection, under the store's lock; reopened if another process wrote meanwhile."""
+        os.environ["ANONYMIZED_TELEMETRY"] = "False"
+        from chromadb.errors import ChromaError
+
         self.path.mkdir(parents=True, exist_ok=True)
         with (self.path / LOCK_FILE).open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -67,10 +74,15 @@ class EmbeddingStore:
                 if _seen.setdefault(self.path, generation) != generation:
                     _forget_clients()  # another process wrote: this process's clients are stale
                     _seen[self.path] = generation
-                if self._collection is None or self._epoch != _epoch[0]:
-                    self._collection, self._epoch = self._open(), _epoch[0]
                 try:
+                    if self._collection is None or self._epoch != _epoch[0]:
+                        self._collection, self._epoch = self._open(), _epoch[0]
                     yield self._collection
+                except ChromaError as error:
+                    raise StoreError(
+                        f"the embedding store at {self.path} is damaged ({error}). Fix: move that folder "
+                        "aside (or give --home another folder); its vectors are then computed again."
+                    ) from error
                 finally:
                     if writing:  # even a failed write may have changed the folder
                         _seen[self.path] = uuid.uuid4().hex
@@ -79,7 +91,6 @@ class EmbeddingStore:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _open(self) -> Any:
-        os.environ["ANONYMIZED_TELEMETRY"] = "False"
         import chromadb
         from chromadb.config import Settings
 

@@ -109,3 +109,21 @@ def test_an_empty_or_damaged_checkpoint_resumes_by_starting_again(tmp_path: Path
     (run_dir / "checkpoint.sqlite").write_bytes(damage)
     result = resume_run(run_dir, backend=ScriptedBackend([]), embedder=FakeEmbedder(), quiet=True)
     assert result.metrics["cached_calls"] >= 1 and (run_dir / "clusters.json").read_text() == clusters
+
+
+def test_a_damaged_array_or_store_is_met_with_a_restart_or_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = finished_run(tmp_path, use_cache=True)
+    clusters = (run_dir / "clusters.json").read_text()
+    first = sorted((run_dir / "arrays").iterdir())[0]
+    first.write_bytes(first.read_bytes()[:40])
+    result = resume_run(run_dir, backend=ScriptedBackend([]), embedder=FakeEmbedder(), quiet=True)
+    assert result.clusters and (run_dir / "clusters.json").read_text() == clusters  # started again, cached
+    store = tmp_path / "home" / "embeddings" / "chroma.sqlite3"
+    store.write_bytes(store.read_bytes()[: store.stat().st_size // 2])
+    data = tmp_path / "t.txt"
+    data.write_text("card declined\nparcel late\npassword reset\n")
+    assert main(["embed", str(data), "--home", str(tmp_path / "home")]) == 2
+    err = capsys.readouterr().err
+    assert "the embedding store at" in err and "is damaged" in err and "move that folder aside" in err
