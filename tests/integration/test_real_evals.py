@@ -1,5 +1,5 @@
-"""A smoke-sized `python -m evals run` with every method, the real 0.5B model and MiniLM: every
-figure is present and in range. It asserts no quality threshold."""
+"""A smoke-sized `python -m evals run` (100 documents) with every method, the real 0.5B model and
+MiniLM: every figure is present and in range. It asserts no quality threshold."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_smoke_eval_reports_every_figure(tmp_path: Path, shared_data: Path, fres
         "--datasets",
         "syngoalex:topic",
         "--n",
-        "200",
+        "100",
         "--llm-n",
         "8",
         "--llm",
@@ -50,7 +50,7 @@ def test_smoke_eval_reports_every_figure(tmp_path: Path, shared_data: Path, fres
     assert set(rows) == set(METHODS)
     for method, row in rows.items():
         assert "error" not in row, row
-        assert row["n"] == (8 if method in PER_DOCUMENT_LLM else 200)
+        assert row["n"] == (8 if method in PER_DOCUMENT_LLM else 100)
         for criterion in ("topic", "language", "style"):
             scores = row["against"][criterion]
             assert 0 <= scores["acc"] <= 1 and 0 <= scores["nmi"] <= 1 and -1 <= scores["ari"] <= 1
