@@ -121,8 +121,11 @@ class OpenAICompatibleBackend:
         self.seed = seed
         self._client: Any = None
         # Servers differ in the structured-output dialect they accept: the OpenAI standard
-        # (`json_schema`) first, else llama-cpp-python's (`json_object` with a `schema`).
+        # (`json_schema`) first, else llama-cpp-python's (`json_object` with a `schema`). Until one
+        # has been answered, a request is sent once, unretried: a refusal of the dialect (400, 422,
+        # or llama_cpp.server's 500 naming response_format) switches at once.
         self._dialects = ["json_schema", "json_object"]
+        self._settled = False
 
     @property
     def model_id(self) -> str:
@@ -145,22 +148,27 @@ class OpenAICompatibleBackend:
 
         client = self._connect()
         while True:
-            dialect = self._dialects[0]
+            trying = not self._settled
             try:
-                out = client.chat.completions.create(
+                out = (client.with_options(max_retries=0) if trying else client).chat.completions.create(
                     model=self.model,
                     messages=list(messages),
-                    response_format=_response_format(dialect, schema),
+                    response_format=_response_format(self._dialects[0], schema),
                     temperature=0.0,
                     max_tokens=max_tokens,
                     seed=self.seed,
                 )
+                self._settled = True
                 break
-            except (openai.BadRequestError, openai.UnprocessableEntityError) as error:
-                if len(self._dialects) == 1:
-                    raise BackendError(f"{self.model_id} refused the request: {error}") from error
-                self._dialects.pop(0)  # another structured-output dialect may be what it expects
             except openai.OpenAIError as error:
+                if _refuses_dialect(error) and len(self._dialects) > 1:
+                    self._dialects.pop(0)  # another structured-output dialect may be what it expects
+                    continue
+                if isinstance(error, openai.BadRequestError | openai.UnprocessableEntityError):
+                    raise BackendError(f"{self.model_id} refused the request: {error}") from error
+                if trying:  # a transient failure of the first request: again, with retries
+                    self._settled = True
+                    continue
                 url = strip_credentials(self.base_url)
                 raise BackendError(served_error(error, url, self.model, self.timeout)) from error
         usage = out.usage
@@ -172,6 +180,15 @@ class OpenAICompatibleBackend:
 
 
 RETRIES = 4
+
+
+def _refuses_dialect(error: Exception) -> bool:
+    """Whether the server refused the structured-output dialect (not a transient failure)."""
+    import openai
+
+    if isinstance(error, openai.BadRequestError | openai.UnprocessableEntityError):
+        return True
+    return isinstance(error, openai.InternalServerError) and "response_format" in str(error)
 
 
 def served_error(error: Exception, url: str, model: str, timeout: float) -> str:

@@ -28,7 +28,7 @@ class Script:
     """Statuses to answer with, in order (then 200); the response_format of every request seen."""
 
     def __init__(self) -> None:
-        self.statuses: list[int] = []
+        self.statuses: list[int | tuple[int, str]] = []
         self.formats: list[str] = []
         self.hang = 0.0
 
@@ -42,8 +42,9 @@ def server() -> Iterator[tuple[str, Script]]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             script.formats.append(body.get("response_format", {}).get("type", ""))
             time.sleep(script.hang)
-            status = script.statuses.pop(0) if script.statuses else 200
-            payload: dict[str, Any] = ANSWER if status == 200 else {"error": {"message": f"status {status}"}}
+            planned = script.statuses.pop(0) if script.statuses else 200
+            status, message = planned if isinstance(planned, tuple) else (planned, f"status {planned}")
+            payload: dict[str, Any] = ANSWER if status == 200 else {"error": {"message": message}}
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -96,6 +97,9 @@ def test_a_refused_dialect_switches_once_and_a_timeout_is_named_as_one(server: t
     url, script = server
     script.statuses = [422]
     assert ask(url) == '{"a": 1}' and script.formats == ["json_schema", "json_object"]
+    script.formats.clear()
+    script.statuses = [(500, "response_format.type: Input should be 'text' or 'json_object'")]  # llama_cpp
+    assert ask(url) == '{"a": 1}' and script.formats == ["json_schema", "json_object"]  # at once, unretried
     script.hang = 1.0
     with pytest.raises(BackendError, match=r"did not answer within 0\.3 s\. Raise --timeout"):
         ask(url, timeout=0.3)
