@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tools.store import server_address
+
 DEFAULT_HOME = Path("~/.cache/goalcluster").expanduser()
 
 
@@ -42,7 +44,11 @@ class Config(BaseModel):
     model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     home: Path = Field(DEFAULT_HOME, description="Cache for assembled models, embeddings and LLM answers.")
-    store: Path | None = Field(None, description="Folder of the embedding store (default: HOME/embeddings).")
+    store: Path | str | None = Field(
+        None,
+        description="The embedding store: a folder (default: HOME/embeddings) or a Chroma server, "
+        "chroma://HOST:PORT.",
+    )
     llm: str = Field("llamacpp", description="Chat model, as a registry string (see `goalcluster models`).")
     embedder: str = Field("minilm", description="Embedder, as a registry string.")
     embedder_api_key_env: str | None = Field(
@@ -152,6 +158,14 @@ class Config(BaseModel):
             )
         return spec
 
+    @field_validator("store", mode="before")
+    @classmethod
+    def folder_or_server(cls, store: object) -> object:
+        """A ``chroma://HOST:PORT`` address stays a string (checked); anything else is a folder."""
+        if isinstance(store, str):
+            return store if server_address(store) else Path(store)
+        return store
+
     @model_validator(mode="before")
     @classmethod
     def semantic_view_assigns_by_explanations(cls, data: object) -> object:
@@ -166,8 +180,8 @@ class Config(BaseModel):
         return self.goal or "Group the texts by what they are about (their topic)."
 
     @property
-    def store_path(self) -> Path:
-        """Where the Chroma embedding store lives."""
+    def store_path(self) -> Path | str:
+        """Where the Chroma embedding store lives: a folder, or a ``chroma://`` server address."""
         return self.store or self.home / "embeddings"
 
     @property

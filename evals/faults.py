@@ -2,8 +2,9 @@
 
     python -m evals faults [--n 40] [--llm llamacpp:small] [--only kill,server,files,processes,inputs]
 
-- kill: SIGKILL a run at each stage's progress line (the checkpoint says which node was cut), and
-  once while the report is written; resume, and compare with an uninterrupted run;
+- kill: SIGKILL a run at each stage's progress line (the checkpoint says which node was cut), resume
+  it and kill the resume at the next stage, the last kill while the report is written; then resume to
+  the end and compare with an uninterrupted run;
 - server: the run's chat model behind a loopback server that refuses, hangs, answers 500 or 429, or
   sends garbage for a share of the requests;
 - files: each run-folder file and the embedding store damaged in turn, then resume and report;
@@ -126,20 +127,28 @@ def ended_well(done: subprocess.CompletedProcess[str]) -> bool:
 
 
 def kill_cases(setup: Setup) -> list[Case]:
+    """One run SIGKILLed at each stage in turn (each resume is killed at the next stage, the last
+    while the report is written), then resumed to the end and compared with the uninterrupted run."""
+    home, out = fresh_home(setup, "kill"), setup.root / "kill"
     cases: list[Case] = []
+    command = run_args(setup, out)
     for marker in (*KILL_MARKERS, "stopped:"):
-        home, out = fresh_home(setup, f"kill-{len(cases)}"), setup.root / f"kill-{len(cases)}"
-        extra = ("--report",) if marker == "stopped:" else ()
-        cut = _kill_at(run_args(setup, out, *extra), home, marker)
-        done = goalcluster(["resume", str(out), *extra], home)
-        if not ended_well(done) or done.returncode != 0:
-            cases.append(Case("kill", f"SIGKILL {cut}", False, 1, done.stderr.strip()[-200:]))
-            continue
-        missing, note = compare(setup, out)
-        again = repeated_calls(out)
-        report_ok = goalcluster(["report", str(out)], home).returncode == 0
-        lost = missing + again + (0 if report_ok else 1)
-        cases.append(Case("kill", f"SIGKILL {cut}", True, lost, f"{note}; {again} calls asked again"))
+        if marker == "stopped:":
+            command = [*command, "--report"]
+        cut = _kill_at(command, home, marker)
+        command = ["resume", str(out)]
+        cases.append(Case("kill", f"SIGKILL {cut}", True, 0, "resumed by the next command"))
+    done = goalcluster(["resume", str(out), "--report"], home)
+    if not ended_well(done) or done.returncode != 0:
+        cases[-1] = Case("kill", cases[-1].fault, False, 1, done.stderr.strip()[-200:])
+        return cases
+    missing, note = compare(setup, out)
+    again = repeated_calls(out)
+    report_ok = goalcluster(["report", str(out)], home).returncode == 0
+    lost = missing + again + (0 if report_ok else 1)
+    report = "written" if report_ok else "failed"
+    ending = f"the last resume finished: {note}; {again} calls asked again; report {report}"
+    cases[-1] = Case("kill", cases[-1].fault, True, lost, ending)
     return cases
 
 
@@ -257,7 +266,8 @@ def process_cases(setup: Setup) -> list[Case]:
     out = setup.root / "one-folder"
     env["GOALCLUSTER_HOME"] = str(home)
     first = subprocess.Popen([GOALCLUSTER, *run_args(setup, out)], env=env)
-    time.sleep(5)
+    while not (out / "run.json").exists() and first.poll() is None:
+        time.sleep(0.2)  # run.json is written once the folder is claimed
     second = goalcluster(run_args(setup, out), home)
     first.wait(timeout=3600)
     refused = second.returncode == 2 and "in use by" in second.stderr

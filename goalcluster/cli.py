@@ -93,6 +93,12 @@ def _embedder_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--embedder-api-key-env", help="environment variable holding the embeddings server's API key"
     )
+    parser.add_argument(
+        "--store",
+        default=_env_default("GOALCLUSTER_STORE", "") or None,
+        help="embedding store: a folder, or a Chroma server chroma://HOST:PORT (env GOALCLUSTER_STORE; "
+        "default HOME/embeddings)",
+    )
 
 
 def _llm_args(parser: argparse.ArgumentParser) -> None:
@@ -291,7 +297,9 @@ def config_from(args: argparse.Namespace) -> Config:
     """The Config the flags describe (flag defaults are Config's defaults)."""
     values: dict[str, Any] = {"home": args.home}
     if hasattr(args, "embedder"):
-        values.update(embedder=args.embedder, embedder_api_key_env=args.embedder_api_key_env)
+        values.update(
+            embedder=args.embedder, embedder_api_key_env=args.embedder_api_key_env, store=args.store
+        )
     if hasattr(args, "llm"):
         values.update(
             llm=args.llm,

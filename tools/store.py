@@ -1,4 +1,5 @@
-"""The embedding store: vectors kept in a ChromaDB ``PersistentClient`` on disk.
+"""The embedding store: vectors kept in a ChromaDB ``PersistentClient`` on disk, or in a Chroma
+server (``chroma://HOST:PORT``, Chroma's HTTP client; start one with ``chroma run --path DIR``).
 
 One collection per embedder (or view) identity; each vector is keyed by the sha256 of the text it
 was computed from. A vector is therefore found only for the very text it belongs to: two corpora
@@ -8,7 +9,8 @@ text seen before under the same identity is never embedded again.
 Chroma's embedded store is not safe for several processes (a reader opened before another
 process wrote fails with "Error finding id"). Every operation holds an exclusive file lock on the
 store folder, and a process reopens its client when another process has written since it last
-looked. Telemetry is off and no embedding function is attached, so Chroma never downloads a model.
+looked. A Chroma server serialises its clients itself: no lock is taken. Telemetry is off and no
+embedding function is attached, so Chroma never downloads a model.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+SERVER_SCHEME = "chroma://"
 LOCK_FILE = ".goalcluster.lock"
 GENERATION_FILE = ".goalcluster.generation"
 
@@ -51,11 +54,27 @@ def collection_name(embedder: str) -> str:
     return f"{readable[:48]}-{digest}"
 
 
-class EmbeddingStore:
-    """Vectors computed by one embedder, keyed by text hash, persisted under ``path``."""
+def server_address(location: str | Path) -> tuple[str, int] | None:
+    """(host, port) of a ``chroma://HOST:PORT`` location; None for a folder. A malformed address is
+    refused with the form it must take."""
+    if not isinstance(location, str) or not location.startswith(SERVER_SCHEME):
+        return None
+    host, _, port = location[len(SERVER_SCHEME) :].rstrip("/").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"a Chroma server is named chroma://HOST:PORT (e.g. chroma://127.0.0.1:8000), not {location}"
+        )
+    return host, int(port)
 
-    def __init__(self, path: str | Path, embedder: str) -> None:
-        self.path = Path(path).absolute()
+
+class EmbeddingStore:
+    """Vectors computed by one embedder, keyed by text hash, persisted under ``location``: a folder
+    (the embedded store) or ``chroma://HOST:PORT`` (a Chroma server)."""
+
+    def __init__(self, location: str | Path, embedder: str) -> None:
+        self.server = server_address(location)
+        self.path = Path(location).absolute() if self.server is None else Path()
+        self.where = str(location) if self.server else str(self.path)
         self.embedder = embedder
         self._collection: Any = None
         self._epoch = -1
@@ -64,6 +83,9 @@ class EmbeddingStore:
     def _locked(self, *, writing: bool = False) -> Iterator[Any]:
         """The collection, under the store's lock; reopened if another process wrote meanwhile."""
         os.environ["ANONYMIZED_TELEMETRY"] = "False"
+        if self.server is not None:
+            yield from self._served()
+            return
         from chromadb.errors import ChromaError
 
         self.path.mkdir(parents=True, exist_ok=True)
@@ -90,11 +112,30 @@ class EmbeddingStore:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def _served(self) -> Iterator[Any]:
+        """The collection on the Chroma server; an unreachable or failing server is named with the fix."""
+        import httpx
+        from chromadb.errors import ChromaError
+
+        try:
+            if self._collection is None:
+                self._collection = self._open()
+            yield self._collection
+        except (ChromaError, httpx.HTTPError, ValueError) as error:
+            raise StoreError(
+                f"the Chroma server at {self.where} failed ({error}). Fix: start it (chroma run --path DIR "
+                f"--host HOST --port PORT) or give --store a folder."
+            ) from error
+
     def _open(self) -> Any:
         import chromadb
         from chromadb.config import Settings
 
-        client = chromadb.PersistentClient(path=str(self.path), settings=Settings(anonymized_telemetry=False))
+        settings = Settings(anonymized_telemetry=False)
+        if self.server is not None:
+            client: Any = chromadb.HttpClient(host=self.server[0], port=self.server[1], settings=settings)
+        else:
+            client = chromadb.PersistentClient(path=str(self.path), settings=settings)
         return client.get_or_create_collection(
             collection_name(self.embedder),
             embedding_function=None,
@@ -137,7 +178,8 @@ class EmbeddingStore:
         missing = [h for h in unique if h not in rows]
         if missing:
             raise KeyError(
-                f"{len(missing)} text(s) have no vector from {self.embedder} in {self.path}: embed them first"
+                f"{len(missing)} text(s) have no vector from {self.embedder} in {self.where}: "
+                "embed them first"
             )
         return np.stack([rows[h] for h in hashes])
 

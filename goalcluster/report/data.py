@@ -124,7 +124,12 @@ def load_report(run_dir: Path, gold_path: Path | None = None) -> ReportData:
 
 
 def _add_map(
-    data: ReportData, members: np.ndarray, store_path: Path, embedder: str, ids: list[str], texts: list[str]
+    data: ReportData,
+    members: np.ndarray,
+    store_path: Path | str,
+    embedder: str,
+    ids: list[str],
+    texts: list[str],
 ) -> None:
     """Project the run's stored vectors (of its working space where they are stored: the semantic
     view or the full goal view) to 2-D (PCA); say why when they are not there."""

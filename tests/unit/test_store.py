@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 from fakes import FakeEmbedder
 
 from tools.embed import embed_corpus
-from tools.store import EmbeddingStore, collection_name, text_hash
+from tools.store import EmbeddingStore, StoreError, collection_name, text_hash
 
 TEXTS = ["card was declined", "card declined again", "where is my parcel", "parcel never arrived"]
 
@@ -108,3 +110,18 @@ def test_two_processes_write_and_read_one_store_at_once(tmp_path: Path) -> None:
     every = [f"{name} {b} {i}" for name in ("alpha", "beta") for b in range(20) for i in range(25)]
     assert store.missing([text_hash(t) for t in every]) == []  # written elsewhere, read here
     assert store.get([text_hash(t) for t in every]).shape == (1000, 8) and store.count() == 1001
+
+
+def test_a_chroma_server_is_named_by_its_address_and_an_unreachable_one_with_the_fix() -> None:
+    from agent.config import Config
+
+    assert Config(store="chroma://127.0.0.1:8000").store_path == "chroma://127.0.0.1:8000"
+    assert Config(store="/data/vectors").store_path == Path("/data/vectors")
+    with pytest.raises(ValueError, match="chroma://HOST:PORT"):
+        Config(store="chroma://no-port")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
+    store = EmbeddingStore(f"chroma://127.0.0.1:{port}", "m")
+    with pytest.raises(StoreError, match=rf"Chroma server at chroma://127.0.0.1:{port} failed.*chroma run"):
+        store.count()
