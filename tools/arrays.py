@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from pathlib import Path
 
 import numpy as np
 
-from tools.files import DamagedFileError
+from tools.files import DamagedFileError, write_atomic
 
 FOLDER = "arrays"
 
@@ -28,13 +27,7 @@ def save_array(folder: Path, array: np.ndarray) -> str:
     ref = hashlib.sha256(data).hexdigest()
     path = folder / FOLDER / f"{ref}.npy"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with temporary.open("wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
+        write_atomic(path, data)
     return ref
 
 

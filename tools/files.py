@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 CLAIM_FILE = ".goalcluster.claim"
 
@@ -56,13 +56,14 @@ def claimed(folder: Path) -> Iterator[None]:
 
 
 @contextmanager
-def replacing(path: Path, *, newline: str | None = None) -> Iterator[IO[str]]:
-    """A text file to write ``path``'s new content into; it replaces ``path`` only if the block
-    finishes (an error leaves the old file, or none, in place)."""
+def replacing(path: Path, *, newline: str | None = None, binary: bool = False) -> Iterator[IO[Any]]:
+    """A file (text, or bytes if ``binary``) to write ``path``'s new content into; it replaces
+    ``path`` only if the block finishes (an error leaves the old file, or none, in place)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with temporary.open("w", encoding="utf-8", newline=newline) as out:
+        opened = temporary.open("wb") if binary else temporary.open("w", encoding="utf-8", newline=newline)
+        with opened as out:
             yield out
             out.flush()
             os.fsync(out.fileno())
@@ -72,10 +73,10 @@ def replacing(path: Path, *, newline: str | None = None) -> Iterator[IO[str]]:
     _sync_folder(path.parent)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` (UTF-8) in one step."""
-    with replacing(path) as out:
-        out.write(text)
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Replace ``path`` with ``content`` (text as UTF-8) in one step."""
+    with replacing(path, binary=isinstance(content, bytes)) as out:
+        out.write(content)
 
 
 def _sync_folder(folder: Path) -> None:
