@@ -132,14 +132,19 @@ def _cells(dataset: str, criterion: str, method: str, m: dict[str, Any]) -> list
 
 
 def main(args: argparse.Namespace) -> int:
-    path = args.results / "results.json" if args.results.is_dir() else args.results
-    if not path.exists():
-        raise SystemExit(f"no {path}; pass the --out folder of a `python -m evals run` (or its results.json)")
-    print(results_table(json.loads(path.read_text())["rows"]))
+    rows: list[dict[str, Any]] = []
+    for given in args.results:
+        path = given / "results.json" if given.is_dir() else given
+        if not path.exists():
+            raise SystemExit(f"no {path}; pass --out folders of `python -m evals run` (or results.json)")
+        rows += json.loads(path.read_text())["rows"]
+    print(results_table(rows))
     return 0
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("table", help="print the tables of an earlier `python -m evals run` again")
-    parser.add_argument("results", type=Path, help="its --out folder or its results.json")
+    parser = sub.add_parser(
+        "table", help="print the tables of earlier `python -m evals run`s again (several: rows together)"
+    )
+    parser.add_argument("results", type=Path, nargs="+", help="their --out folders or results.json files")
     parser.set_defaults(handler=main)

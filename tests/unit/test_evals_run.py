@@ -170,9 +170,13 @@ def test_the_means_table_averages_seeds_first_then_tasks(
     rows.append({"dataset": "c", "criterion": "z", "method": "m", "seed": 0, "error": "E: boom"})
     assert "| m | 2 | 0.750 | 0.375 | 0.000 | 1.00 | 0.00 | 1.00 | 10 |" in means_table(rows)
     (tmp_path / "results.json").write_text(json.dumps({"rows": rows}))
-    assert table.main(argparse.Namespace(results=tmp_path)) == 0  # `python -m evals table DIR`
+    assert table.main(argparse.Namespace(results=[tmp_path])) == 0  # `python -m evals table DIR`
     assert capsys.readouterr().out.strip() == results_table(rows)
     assert means_table(rows) in results_table(rows)
+    (tmp_path / "more").mkdir()  # several runs' rows together
+    (tmp_path / "more" / "results.json").write_text(json.dumps({"rows": rows[:1]}))
+    assert table.main(argparse.Namespace(results=[tmp_path / "results.json", tmp_path / "more"])) == 0
+    assert capsys.readouterr().out.strip() == results_table([*rows, rows[0]])
 
 
 def test_unknown_datasets_and_criteria_are_named(tmp_path: Path) -> None:
