@@ -105,12 +105,13 @@ def load_corpus(
     id_column = _pick_id_column(frame, id_column, path)
     for column in keep_columns:
         _require_column(frame, column, path, "column")
-    return _build_corpus(frame, path, text_column, id_column, on_empty, keep_columns)
+    return _build_corpus(frame, path, fmt == "text", text_column, id_column, on_empty, keep_columns)
 
 
 def _build_corpus(
     frame: pd.DataFrame,
     path: Path,
+    lines: bool,
     text_column: str,
     id_column: str | None,
     on_empty: Literal["drop", "error"],
@@ -124,7 +125,8 @@ def _build_corpus(
         name=corpus_name(path),
         on_empty=on_empty,
         extra={column: frame[column].tolist() for column in keep_columns},
-        texts_from=f"column {text_column!r} of {path}",
+        texts_from=f"{path} (one text per line)" if lines else f"column {text_column!r} of {path}",
+        if_all_empty="Check that it is the right file." if lines else "Pick another --text-column.",
         ids_from=f"id column {id_column!r} of {path}",
     )
 
@@ -138,6 +140,7 @@ def corpus_from_texts(
     extra: dict[str, list[object]] | None = None,
     texts_from: str = "the texts",
     ids_from: str = "the ids",
+    if_all_empty: str = "Pick another --text-column, or pass texts.",
 ) -> Corpus:
     """A :class:`Corpus` from texts in memory (ids default to positions), with the same checks
     as a file: unique, non-empty ids; empty texts dropped and counted, or refused."""
@@ -157,7 +160,7 @@ def corpus_from_texts(
             "Fill them in, or drop them (the default, without --error-on-empty)."
         )
     if not keep:
-        raise CorpusError(f"every text in {texts_from} is empty. Pick another --text-column, or pass texts.")
+        raise CorpusError(f"every text in {texts_from} is empty. {if_all_empty}")
     return Corpus(
         ids=[ids[i] for i in keep],
         texts=[texts[i] for i in keep],

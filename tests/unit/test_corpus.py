@@ -195,3 +195,10 @@ def test_jsonl_ids_stay_as_written(tmp_path: Path) -> None:
         '{"id": 1, "text": "a"}\n{"id": 2.5, "text": "b"}\n{"id": 9007199254740993, "text": "c"}\n'
     )
     assert load_corpus(path).ids == ["1", "2.5", "9007199254740993"]
+
+
+def test_a_text_file_of_blank_lines_is_named_without_columns(tmp_path: Path) -> None:
+    path = tmp_path / "blank.txt"
+    path.write_text("  \n\t\n \n")
+    with pytest.raises(CorpusError, match=r"in .*blank.txt \(one text per line\) is empty\. Check that"):
+        load_corpus(path)
