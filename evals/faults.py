@@ -135,7 +135,7 @@ def kill_cases(setup: Setup) -> list[Case]:
     for marker in (*KILL_MARKERS, "stopped:"):
         if marker == "stopped:":
             command = [*command, "--report"]
-        cut = _kill_at(command, home, marker)
+        cut = _kill_at(command, out, home, marker)
         command = ["resume", str(out)]
         cases.append(Case("kill", f"SIGKILL {cut}", True, 0, "resumed by the next command"))
     done = goalcluster(["resume", str(out), "--report"], home)
@@ -152,7 +152,7 @@ def kill_cases(setup: Setup) -> list[Case]:
     return cases
 
 
-def _kill_at(command: list[str], home: Path, marker: str) -> str:
+def _kill_at(command: list[str], out: Path, home: Path, marker: str) -> str:
     """Start ``command``, SIGKILL it as soon as its progress shows ``marker``; where it was cut."""
     env = {**os.environ, "GOALCLUSTER_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen([GOALCLUSTER, *command], stderr=subprocess.PIPE, env=env)
@@ -164,7 +164,6 @@ def _kill_at(command: list[str], home: Path, marker: str) -> str:
         return f"after '{marker}' (the run had ended)"
     process.send_signal(signal.SIGKILL)
     process.wait()
-    out = Path(command[command.index("--out") + 1])
     return f"in {_next_node(out)} (after '{marker}')"
 
 
