@@ -37,6 +37,8 @@ from evals.output import add_common_args, publish
 
 GOALCLUSTER = str(Path(sys.executable).parent / "goalcluster")
 GOAL = "group the messages by what the customer wants the bank to do"
+TIMEOUT_S = 30  # the client's wait for one answer: above a real answer's time on 2 busy cores
+HANG_S = 40  # a hung request outlasts it
 KILL_MARKERS = (
     "embedded",
     "working space:",
@@ -192,9 +194,10 @@ def server_cases(setup: Setup) -> list[Case]:
     cases: list[Case] = []
     for fault in FAULTS:
         home, out = fresh_home(setup, f"server-{fault}"), setup.root / f"server-{fault}"
-        server = FaultyServer(model, fault, share=0.2, hang_s=8.0)
+        server = FaultyServer(model, fault, share=0.2, hang_s=HANG_S)
         with server as url:  # a later --llm wins: the served model answers, the view stays local
-            served = ["--llm", f"openai-compatible:{url}@served", "--view-model", setup.llm, "--timeout", "5"]
+            served = ["--llm", f"openai-compatible:{url}@served", "--view-model", setup.llm]
+            served += ["--timeout", str(TIMEOUT_S)]
             done = goalcluster(run_args(setup, out, *served), home)
         injected = f"{fault} on {server.injected} of {server.injected + server.answered} requests"
         survived = ended_well(done)
@@ -349,8 +352,9 @@ def main(args: argparse.Namespace) -> int:
             cases += found
             seconds = time.perf_counter() - started
             print(f"{name}: {sum(c.survived for c in found)} of {len(found)} survived ({seconds:.0f} s)")
-    figures = {"command": sys.argv, "n": args.n, "llm": args.llm, "cases": [asdict(c) for c in cases]}
-    publish(Path(args.out), "faults", figures, table(cases))
+            figures = {"command": sys.argv, "n": args.n, "llm": args.llm, "cases": [asdict(c) for c in cases]}
+            publish(Path(args.out), "faults", figures, table(cases), quiet=True)  # kept group by group
+    print(f"\n{table(cases)}\n\nwritten to {args.out}")
     return 0
 
 
