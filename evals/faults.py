@@ -137,8 +137,11 @@ def kill_cases(setup: Setup) -> list[Case]:
     for marker in (*KILL_MARKERS, "stopped:"):
         if marker == "stopped:":
             command = [*command, "--report"]
-        cut = _kill_at(command, out, home, marker)
+        cut, failure = _kill_at(command, out, home, marker)
         command = ["resume", str(out)]
+        if failure:  # the command (a resume of the last kill) failed before reaching the marker
+            cases.append(Case("kill", f"SIGKILL {cut}", False, 1, failure))
+            return cases
         cases.append(Case("kill", f"SIGKILL {cut}", True, 0, "resumed by the next command"))
     done = goalcluster(["resume", str(out), "--report"], home)
     if not ended_well(done) or done.returncode != 0:
@@ -154,8 +157,9 @@ def kill_cases(setup: Setup) -> list[Case]:
     return cases
 
 
-def _kill_at(command: list[str], out: Path, home: Path, marker: str) -> str:
-    """Start ``command``, SIGKILL it as soon as its progress shows ``marker``; where it was cut."""
+def _kill_at(command: list[str], out: Path, home: Path, marker: str) -> tuple[str, str]:
+    """Start ``command``, SIGKILL it as soon as its progress shows ``marker``: where it was cut, and
+    how the command failed ("" if it did not: it reached the marker, or ended well before it)."""
     env = {**os.environ, "GOALCLUSTER_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen([GOALCLUSTER, *command], stderr=subprocess.PIPE, env=env)
     assert process.stderr is not None
@@ -163,10 +167,13 @@ def _kill_at(command: list[str], out: Path, home: Path, marker: str) -> str:
     while marker.encode() not in seen and process.poll() is None:
         seen += os.read(process.stderr.fileno(), 4096)
     if process.poll() is not None:
-        return f"after '{marker}' (the run had ended)"
+        seen += process.stderr.read()
+        said = seen.decode(errors="replace")
+        failed = process.returncode != 0 or "Traceback" in said
+        return f"after '{marker}' (the run had ended)", said.strip()[-200:] if failed else ""
     process.send_signal(signal.SIGKILL)
     process.wait()
-    return f"in {_next_node(out)} (after '{marker}')"
+    return f"in {_next_node(out)} (after '{marker}')", ""
 
 
 def _next_node(run_dir: Path) -> str:
