@@ -117,15 +117,16 @@ class EmbeddingStore:
         import httpx
         from chromadb.errors import ChromaError
 
+        fix = "Fix: start it (chroma run --path DIR --host HOST --port PORT) or give --store a folder."
         try:
             if self._collection is None:
                 self._collection = self._open()
+        except (ChromaError, httpx.HTTPError, ValueError) as error:  # ValueError: "Could not connect"
+            raise StoreError(f"the Chroma server at {self.where} failed ({error}). {fix}") from error
+        try:
             yield self._collection
-        except (ChromaError, httpx.HTTPError, ValueError) as error:
-            raise StoreError(
-                f"the Chroma server at {self.where} failed ({error}). Fix: start it (chroma run --path DIR "
-                f"--host HOST --port PORT) or give --store a folder."
-            ) from error
+        except (ChromaError, httpx.HTTPError) as error:
+            raise StoreError(f"the Chroma server at {self.where} failed ({error}). {fix}") from error
 
     def _open(self) -> Any:
         import chromadb
