@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, Field, create_model, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, create_model, field_validator
+
+MAX_NAME_WORDS = 8
+MAX_EXPLANATION_WORDS = 40
+COPIED_WORDS = 6  # this many words in a row from a sample text make an explanation a copy of it
+# Braces, brackets, angle brackets, backticks or a quoted key followed by a colon: pieces of JSON
+# or markup (a neighbouring answer leaked into the string), never a property of a text.
+_FRAGMENT = re.compile(r"""[{}\[\]<>`]|["'][\w ]{1,30}["']\s*:""")
+# A sentence ends at . ! ? after a word of two letters or more (not "U.S." or "e.g."), before a capital.
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9]{2}[.!?])\s+(?=[A-Z])")
 
 
 def _clean(value: str) -> str:
@@ -29,6 +39,47 @@ class ClusterDescription(BaseModel):
     @classmethod
     def not_blank(cls, value: str) -> str:
         return _clean(value)
+
+    @field_validator("name")
+    @classmethod
+    def short_plain_name(cls, name: str) -> str:
+        if _FRAGMENT.search(name):
+            raise ValueError("contains a piece of JSON or markup; give the name in plain words")
+        if len(name.split()) > MAX_NAME_WORDS:
+            raise ValueError(f"has {len(name.split())} words; give a name of 2 to 6 words")
+        return name
+
+    @field_validator("explanation")
+    @classmethod
+    def one_checkable_sentence(cls, explanation: str, info: ValidationInfo) -> str:
+        """One plain sentence of bounded length, not a copy of a sample text (the samples come as
+        ``texts`` in the validation context)."""
+        if _FRAGMENT.search(explanation):
+            raise ValueError(
+                "contains a piece of JSON or markup ({, [, <, a quoted key); write one plain sentence"
+            )
+        words = len(explanation.split())
+        if words > MAX_EXPLANATION_WORDS:
+            raise ValueError(f"is {words} words long; write one sentence of at most {MAX_EXPLANATION_WORDS}")
+        sentences = len(_SENTENCE_END.split(explanation))
+        if sentences > 1:
+            raise ValueError(f"is {sentences} sentences; write one sentence")
+        copied = _copied(explanation, (info.context or {}).get("texts", ()))
+        if copied:
+            raise ValueError(f"copies a sample text ({copied!r}); state the property the texts share instead")
+        return explanation
+
+
+def _copied(explanation: str, texts: Any) -> str:
+    """The first run of COPIED_WORDS words ``explanation`` shares with one of ``texts``, or ''."""
+    words = re.findall(r"\w+", explanation.lower())
+    runs = {" ".join(words[i : i + COPIED_WORDS]) for i in range(len(words) - COPIED_WORDS + 1)}
+    for text in texts:
+        found = re.findall(r"\w+", str(text).lower())
+        for i in range(len(found) - COPIED_WORDS + 1):
+            if (run := " ".join(found[i : i + COPIED_WORDS])) in runs:
+                return run
+    return ""
 
 
 class Proposal(BaseModel):

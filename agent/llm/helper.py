@@ -72,14 +72,22 @@ class LLM:
             {"role": "user", "content": f"{body}\n\n{answer_format}"},
         ]
 
-    def generate(self, prompt_name: str, variables: dict[str, Any], schema: type[T]) -> T:
-        """Render ``prompts/<prompt_name>.j2`` with ``variables`` and return a valid ``schema``."""
+    def generate(
+        self,
+        prompt_name: str,
+        variables: dict[str, Any],
+        schema: type[T],
+        context: dict[str, Any] | None = None,
+    ) -> T:
+        """Render ``prompts/<prompt_name>.j2`` with ``variables`` and return a valid ``schema``;
+        ``context`` is pydantic's validation context (what the validators check an answer against,
+        such as the sample texts an explanation must not copy)."""
         messages = first = self.messages(prompt_name, variables, schema)
         json_schema = schema.model_json_schema()
         key = request_key(
             self.backend.model_id, messages, json_schema, max_tokens=self.max_tokens, scope=self.cache_scope
         )
-        cached = self._from_cache(key, prompt_name, messages, schema)
+        cached = self._from_cache(key, prompt_name, messages, schema, context)
         if cached is not None:
             return cached
         attempts: list[Attempt] = []
@@ -98,7 +106,7 @@ class LLM:
                 raise
             latency = time.perf_counter() - started
             self.budget.charge(completion.prompt_tokens, completion.completion_tokens)
-            parsed, error = _validate(schema, completion.text)
+            parsed, error = _validate(schema, completion.text, context)
             if parsed is not None and self.cache is not None:  # cached first: a traced answer is never lost
                 self.cache.put(key, self.backend.model_id, prompt_name, completion.text)
             self.trace.record(
@@ -127,23 +135,37 @@ class LLM:
             ]
         raise LLMOutputError(prompt_name, attempts)
 
-    def attempt(self, prompt_name: str, variables: dict[str, Any], schema: type[T]) -> T | None:
-        """:meth:`generate` for one item of many: None (and a ``gave_up`` trace record) when the
-        model gives no valid answer in its attempts, so the caller falls back and the run goes on."""
+    def attempt(
+        self,
+        prompt_name: str,
+        variables: dict[str, Any],
+        schema: type[T],
+        context: dict[str, Any] | None = None,
+    ) -> T | None:
+        """:meth:`generate` for one item of many: None (and a ``gave_up`` trace record with the
+        reason) when the model gives no valid answer in its attempts, so the caller falls back and
+        the run goes on."""
         try:
-            return self.generate(prompt_name, variables, schema)
+            return self.generate(prompt_name, variables, schema, context)
         except LLMOutputError as error:
             self.trace.record(prompt=prompt_name, gave_up=True, model=self.backend.model_id, error=str(error))
             self.budget.gave_up += 1
             return None
 
-    def _from_cache(self, key: str, prompt_name: str, messages: list[Message], schema: type[T]) -> T | None:
+    def _from_cache(
+        self,
+        key: str,
+        prompt_name: str,
+        messages: list[Message],
+        schema: type[T],
+        context: dict[str, Any] | None,
+    ) -> T | None:
         if self.cache is None:
             return None
         raw = self.cache.get(key)
         if raw is None:
             return None
-        parsed, error = _validate(schema, raw)
+        parsed, error = _validate(schema, raw, context)
         if parsed is None:  # the schema's validators changed since: ask the model again
             return None
         self.budget.cached_calls += 1
@@ -163,9 +185,9 @@ class LLM:
         return parsed
 
 
-def _validate(schema: type[T], raw: str) -> tuple[T | None, str | None]:
+def _validate(schema: type[T], raw: str, context: dict[str, Any] | None) -> tuple[T | None, str | None]:
     try:
-        return schema.model_validate_json(raw), None
+        return schema.model_validate_json(raw, context=context), None
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}" for e in error.errors()[:5]

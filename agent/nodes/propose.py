@@ -28,7 +28,8 @@ def propose(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     if by_prototypes(state):
         return _describe_groups(state, ws)
     try:
-        proposal = ws.llm.attempt(*_request(state, ws), Proposal)
+        prompt, variables = _request(state, ws)
+        proposal = ws.llm.attempt(prompt, variables, Proposal, {"texts": variables["texts"]})
     except BudgetExceeded:
         ws.say("LLM budget spent: no new proposals")
         return {"budget_exhausted": True}
@@ -95,7 +96,9 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
             "others": [{"name": c.name, "explanation": c.explanation} for c in shown[-MAX_SHOWN:]],
         }
         try:
-            item = ws.llm.attempt("describe_group", variables, ClusterDescription)
+            item = ws.llm.attempt(
+                "describe_group", variables, ClusterDescription, {"texts": variables["texts"]}
+            )
         except BudgetExceeded:
             ws.say("LLM budget spent: no more descriptions")
             exhausted = True

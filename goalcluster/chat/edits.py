@@ -145,7 +145,9 @@ def split(action: Split, state: ChatState, session: ChatSession) -> Reply:
             "texts": ws.prompt_texts([int(members[i]) for i in central]),
             "others": [c.model_dump(include={"name", "explanation"}) for c in clusters],
         }
-        described = ws.llm.generate("describe_group", variables, ClusterDescription)
+        described = ws.llm.generate(
+            "describe_group", variables, ClusterDescription, {"texts": variables["texts"]}
+        )
         cid, next_id = new_id(state.model_copy(update={"next_id": next_id}), clusters)
         ids = [ws.ids[int(i)] for i in members]
         clusters.append(
@@ -171,7 +173,10 @@ def describe(action: Describe, state: ChatState, session: ChatSession) -> Reply:
         rows = [session.position(d) for d in cluster.members[:SAMPLE]]
         others = [c.model_dump(include={"name", "explanation"}) for c in state.clusters if c.id != cluster.id]
         variables = {"texts": ws.prompt_texts(rows), "others": others, "goal": state.goal or "by topic"}
-        explanation = ws.llm.generate("describe_cluster", variables, ClusterDescription).explanation
+        described = ws.llm.generate(
+            "describe_cluster", variables, ClusterDescription, {"texts": variables["texts"]}
+        )
+        explanation = described.explanation
     clusters = [
         c.model_copy(update={"explanation": explanation}) if c.id == cluster.id else c for c in _copy(state)
     ]

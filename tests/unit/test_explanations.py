@@ -1,0 +1,129 @@
+"""An explanation is checked before it becomes a candidate: one plain sentence of bounded length,
+no pieces of JSON or markup, not a copy of a sample text. A failing one is re-asked with the
+problem shown, or dropped with its reason in the trace, and the run goes on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import FakeEmbedder, FakeHiddenStates, ScriptedBackend, answer_by_prompt, corpus_of_topics
+from pydantic import ValidationError
+
+from agent.config import Config
+from agent.llm.backends import Message
+from agent.schemas import ClusterDescription
+from goalcluster.runner import start_run
+from tools.corpus import Corpus
+
+# What the embedded model once wrote on go_emotions: a neighbouring answer leaked into the string.
+LEAKED = (
+    "The text expresses joy, such as 'oh [NAME]...'}, {'excellent', 'explanation': 'The text "
+    "expresses excellent, such as ..."
+)
+OVER_LONG = "The text " + " ".join(["talks about a parcel that is late and the courier"] * 6) + "."
+
+
+def describe(explanation: str, texts: Sequence[str] = ()) -> ClusterDescription:
+    raw = json.dumps({"name": "Joy", "explanation": explanation})
+    return ClusterDescription.model_validate_json(raw, context={"texts": list(texts)})
+
+
+@pytest.mark.parametrize(
+    ("explanation", "problem"),
+    [
+        (LEAKED, "piece of JSON or markup"),
+        ('The text says "reason": late', "piece of JSON or markup"),
+        ("The text has the <topic> sports.", "piece of JSON or markup"),
+        (OVER_LONG, "words long"),
+        ("The text is about cards. It is polite.", "2 sentences"),
+    ],
+)
+def test_a_bad_explanation_is_refused_with_what_is_wrong(explanation: str, problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        describe(explanation)
+
+
+def test_a_copy_of_a_sample_text_is_refused_and_a_property_is_kept() -> None:
+    samples = ["I want to know why my card was declined at the shop today"]
+    with pytest.raises(ValidationError, match="copies a sample text"):
+        describe("The customer asks: why my card was declined at the shop", samples)
+    kept = describe("The customer says the card was declined.", samples)
+    assert kept.explanation == "The customer says the card was declined."
+    assert describe("The text is about U.S. politics, e.g. elections.").explanation.startswith("The text")
+    with pytest.raises(ValidationError, match="plain words"):
+        ClusterDescription(name="{'joy'", explanation="The text expresses joy.")
+
+
+def test_a_leaked_explanation_is_asked_again_with_the_problem_shown(tmp_path: Path) -> None:
+    ids, texts, _ = corpus_of_topics(12)
+    leaked = {"clusters": [{"name": "Card payments", "explanation": LEAKED}]}
+    fake = ScriptedBackend([leaked, *[answer_by_prompt()] * 200])  # type: ignore[list-item]
+    result = start_run(
+        Corpus(ids=ids, texts=texts, name="topics"),
+        _config(tmp_path, view="semantic"),
+        tmp_path / "run",
+        backend=fake,
+        embedder=FakeEmbedder(),
+        quiet=True,
+    )
+    retry = fake.calls[1]
+    assert retry[-2] == {"role": "assistant", "content": json.dumps(leaked)}
+    assert "piece of JSON or markup" in retry[-1]["content"]
+    assert result.metrics["stop_reason"] == "targets_met"
+    assert all("{" not in c.explanation and "'" not in c.explanation for c in result.clusters)
+
+
+def test_a_group_whose_description_stays_over_long_is_dropped_with_its_reason(tmp_path: Path) -> None:
+    corpus = _languages()
+    plain = answer_by_prompt(aspect="language", reads="language")
+
+    def answer(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
+        text = messages[1]["content"]
+        if "These texts were grouped together" in text and "language=de" in text.split("The goal")[0]:
+            return {"name": "De", "explanation": OVER_LONG}
+        return plain(messages, schema)
+
+    fake = ScriptedBackend([answer] * 300)
+    result = start_run(
+        corpus,
+        _config(tmp_path, goal="Group the texts by the language they are written in", max_iterations=1),
+        tmp_path / "run",
+        backend=fake,
+        embedder=FakeEmbedder(),
+        hidden=FakeHiddenStates(),
+        quiet=True,
+    )
+    trace = [json.loads(line) for line in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()]
+    dropped = [r for r in trace if r.get("gave_up") and r["prompt"] == "describe_group"]
+    assert dropped and all("words long" in r["error"] for r in dropped)
+    assert all(len(c.explanation.split()) <= 40 for c in result.clusters)
+    assert {c.name for c in result.clusters} >= {"Es", "Fr"}
+    assert (tmp_path / "run" / "metrics.json").exists() and result.metrics["gave_up"] == len(dropped)
+
+
+def _languages() -> Corpus:
+    ids, texts = [], []
+    for language in ("es", "de", "fr"):
+        for i in range(12):
+            ids.append(f"{language}-{i}")
+            texts.append(f"parcel card password number {i} language={language}")
+    return Corpus(ids=ids, texts=texts, name="languages")
+
+
+def _config(tmp_path: Path, **overrides: object) -> Config:
+    base = {
+        "home": tmp_path / "home",
+        "goal": "why the customer wrote",
+        "min_clusters": 2,
+        "max_clusters": 3,
+        "assign_mode": "embeddings",
+        "spot_checks": 1,
+        "use_cache": False,
+        "annotate_samples": False,
+        "view_probe": 27,
+    }
+    return Config.model_validate({**base, **overrides})
