@@ -16,7 +16,7 @@ $(BIN)/goalcluster: pyproject.toml constraints.txt
 	$(BIN)/pip install --upgrade "pip>=24"
 	# The CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -c constraints.txt -e ".[small,server,evals,dev]"
+	$(BIN)/pip install -c constraints.txt -e ".[small,server,ray,evals,dev]"
 	$(BIN)/goalcluster models --prepare
 	touch $@
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tools.executor import check_executor_spec
 from tools.store import server_address
 
 DEFAULT_HOME = Path("~/.cache/goalcluster").expanduser()
@@ -48,6 +49,11 @@ class Config(BaseModel):
         None,
         description="The embedding store: a folder (default: HOME/embeddings) or a Chroma server, "
         "chroma://HOST:PORT.",
+    )
+    executor: str = Field(
+        "local",
+        description="Where per-document work (embedding, the goal view, assignment scores) runs: 'local' "
+        "(this process), 'ray' (RAY_ADDRESS's cluster, or a local one) or 'ray:HOST:PORT'.",
     )
     llm: str = Field("llamacpp", description="Chat model, as a registry string (see `goalcluster models`).")
     embedder: str = Field("minilm", description="Embedder, as a registry string.")
@@ -165,6 +171,11 @@ class Config(BaseModel):
         if isinstance(store, str):
             return store if server_address(store) else Path(store)
         return store
+
+    @field_validator("executor")
+    @classmethod
+    def known_executor(cls, spec: str) -> str:
+        return check_executor_spec(spec)
 
     @model_validator(mode="before")
     @classmethod

@@ -27,6 +27,7 @@ from agent.views import GoalView, NotesView
 from tools.arrays import load_array, save_array
 from tools.embed import Progress, embed_corpus
 from tools.embedders import Embedder, make_embedder
+from tools.executor import Executor, make_executor
 from tools.extend import extend_view, sample_rows
 from tools.files import DamagedFileError, replacing, write_atomic
 from tools.prototypes import centre
@@ -54,6 +55,14 @@ class Workspace:
     _explanations: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _hidden: list[HiddenStates | None] = field(default_factory=list, repr=False)
     _spaces: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _executor: list[Executor] = field(default_factory=list, repr=False)
+
+    @property
+    def executor(self) -> Executor:
+        """Where per-document work runs (built on first use: nothing connects before)."""
+        if not self._executor:
+            self._executor.append(make_executor(self.config.executor))
+        return self._executor[0]
 
     def set_vectors(self, vectors: np.ndarray) -> None:
         self._vectors = vectors
@@ -88,7 +97,7 @@ class Workspace:
         rows = range(len(self.ids)) if rows is None else rows
         store = EmbeddingStore(self.config.store_path, view.name)
         texts = [self.texts[i] for i in rows]
-        return embed_corpus(texts, view, store, batch_size=16, progress=progress)[0]
+        return embed_corpus(texts, view, store, batch_size=16, progress=progress, executor=self.executor)[0]
 
     def space(self, choice: ViewChoice | None, goal: str = "") -> np.ndarray:
         """The working space (n, d): the semantic view, or the centred goal view (extended from its

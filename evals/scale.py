@@ -1,8 +1,10 @@
 """How the non-LLM path grows with the corpus: load, embed, cluster, assign by embeddings, select.
 
-    python -m evals scale [--sizes 1000,4000,16000] [--llm-sizes 100,400,1600] [--llm M] [--out DIR]
+    python -m evals scale [--sizes 1000,4000,16000] [--executor local,ray] [--llm-sizes 100,400,1600]
+                          [--llm M] [--out DIR]
 
-Texts come from the shared labeled sets (pooled, then sampled); the candidate explanations are
+Texts come from the shared labeled sets (pooled, then sampled; past the pool's ~18,000 texts, the
+pool and then texts joined from two pool texts, each new to the store); the candidate explanations are
 sentences built from their gold label names, so the assign and select stages see as many
 candidates as a run would. Embedding goes through a fresh store per size, so every text is
 embedded (the cost a first run pays). Prints seconds and peak memory per stage at each size and
@@ -31,11 +33,12 @@ from agent.state import ViewChoice
 from agent.workspace import open_workspace
 from evals.data import load_set
 from evals.output import add_common_args, publish
-from tools.assign import assign, plausible, similarity
+from tools.assign import assign, plausible
 from tools.cluster import micro_cluster_count, partition
 from tools.corpus import load_corpus
 from tools.embed import embed_corpus
 from tools.embedders import make_embedder
+from tools.executor import Executor, make_executor
 from tools.extend import sample_rows
 from tools.metrics import agreement
 from tools.prototypes import centre
@@ -57,11 +60,30 @@ def pooled_texts(data_dir: Path) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
-def measure(n: int, texts: list[str], labels: list[str], embedder: Any, seed: int) -> dict[str, Any]:
+def draw(n: int, texts: list[str], labels: list[str], seed: int) -> tuple[list[str], list[str]]:
+    """``n`` distinct texts and their labels: a sample of the pool, or, past the pool's size, the
+    whole pool and then texts made by joining two pool texts (distinct pairs, the first one's
+    label), so that every document is new to the embedder and the store."""
     rng = np.random.default_rng(seed)
-    pick = rng.choice(len(texts), size=n, replace=False)
-    ids, sample = [str(i) for i in pick], [texts[i] for i in pick]
-    names = sorted({labels[i] for i in pick})[:CANDIDATES]
+    if n <= len(texts):
+        pick = rng.choice(len(texts), size=n, replace=False)
+        return [texts[i] for i in pick], [labels[i] for i in pick]
+    joined_texts, joined_labels, pairs = list(texts), list(labels), set()
+    while len(joined_texts) < n:
+        a, b = (int(i) for i in rng.choice(len(texts), size=2, replace=False))
+        if (a, b) not in pairs and texts[a] != texts[b]:
+            pairs.add((a, b))
+            joined_texts.append(f"{texts[a]} {texts[b]}")
+            joined_labels.append(labels[a])
+    return joined_texts, joined_labels
+
+
+def measure(
+    n: int, texts: list[str], labels: list[str], embedder: Any, seed: int, executor: Executor
+) -> dict[str, Any]:
+    sample, drawn = draw(n, texts, labels, seed)
+    ids = [str(i) for i in range(n)]
+    names = sorted(set(drawn))[:CANDIDATES]
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "corpus.jsonl"
@@ -73,14 +95,14 @@ def measure(n: int, texts: list[str], labels: list[str], embedder: Any, seed: in
         seconds["load"] = time.perf_counter() - started
         started = time.perf_counter()
         store = EmbeddingStore(Path(folder) / "store", embedder.name)
-        vectors, _ = embed_corpus(corpus.texts, embedder, store)
+        vectors, _ = embed_corpus(corpus.texts, embedder, store, executor=executor)
         seconds["embed"] = time.perf_counter() - started
     started = time.perf_counter()
     labels_micro = partition(vectors, n_clusters=micro_cluster_count(n, 10), random_state=seed)
     seconds["cluster"] = time.perf_counter() - started
     started = time.perf_counter()
     explanations = embedder.embed([f"The text is about {name.replace('_', ' ')}." for name in names])
-    scores = similarity(vectors, explanations)
+    scores = executor.scores(vectors, explanations)
     members = plausible(scores, min_similarity=0.15, margin=0.06)
     assign(scores, min_similarity=0.15, overlap_margin=0.015)
     seconds["assign"] = time.perf_counter() - started
@@ -89,6 +111,7 @@ def measure(n: int, texts: list[str], labels: list[str], embedder: Any, seed: in
     seconds["select"] = time.perf_counter() - started
     return {
         "n": n,
+        "executor": executor.name,
         "micro_clusters": len(set(labels_micro.tolist())),
         "candidates": len(names),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
@@ -213,21 +236,25 @@ def extension_table(rows: list[dict[str, Any]]) -> str:
 def main(args: argparse.Namespace) -> int:
     texts, labels = pooled_texts(Path(args.data_dir))
     rows: list[dict[str, Any]] = []
-    exponents: dict[str, float] = {}
+    exponents: dict[str, dict[str, float]] = {}
     tables: list[str] = []
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     if sizes:
         embedder = make_embedder(args.embedder)
         embedder.embed(["load the model before timing"])
-        for n in sizes:
-            rows.append(measure(n, texts, labels, embedder, args.seed))
-            row = rows[-1]
-            print(
-                f"N={n}: {row['seconds']} total {row['total_seconds']} s, peak RSS {row['peak_rss_mb']} MB",
-                flush=True,
-            )
-        exponents, table = stage_table(rows)
-        tables.append(table)
+        for spec in args.executor.split(","):
+            executor, done = make_executor(spec), []
+            for n in sizes:
+                done.append(measure(n, texts, labels, embedder, args.seed, executor))
+                row = done[-1]
+                print(
+                    f"{spec} N={n}: {row['seconds']} total {row['total_seconds']} s, "
+                    f"peak RSS {row['peak_rss_mb']} MB",
+                    flush=True,
+                )
+            exponents[spec], table = stage_table(done)
+            tables.append(f"Executor {spec}:\n\n{table}")
+            rows += done
     llm_rows = []
     for n in (int(size) for size in args.llm_sizes.split(",") if size.strip()):
         print(f"agent with {args.llm} on N={n} ...", flush=True)
@@ -263,6 +290,11 @@ def add_parser(sub: Any) -> None:
     add_common_args(parser)
     parser.add_argument("--sizes", default="1000,4000,16000", help="N for the non-LLM path ('' to skip it)")
     parser.add_argument("--embedder", default="minilm")
+    parser.add_argument(
+        "--executor",
+        default="local",
+        help="comma-separated executors for the non-LLM path, each measured in turn (e.g. local,ray)",
+    )
     parser.add_argument("--llm-sizes", default="", help="N at which to run the agent and count LLM calls")
     parser.add_argument("--llm", default="llamacpp", help="chat model for --llm-sizes")
     parser.add_argument(

@@ -27,6 +27,7 @@ from goalcluster.report import ReportError
 from goalcluster.runner import RunInputError
 from tools.corpus import CorpusError
 from tools.embedders import EmbedderError
+from tools.executor import ExecutorError
 from tools.files import DamagedFileError, FolderInUse
 from tools.store import StoreError
 
@@ -36,6 +37,7 @@ EXPECTED_ERRORS = (
     FolderInUse,
     StoreError,
     EmbedderError,
+    ExecutorError,
     BackendError,
     ModelIntegrityError,
     LLMOutputError,
@@ -98,6 +100,12 @@ def _embedder_arg(parser: argparse.ArgumentParser) -> None:
         default=_env_default("GOALCLUSTER_STORE", "") or None,
         help="embedding store: a folder, or a Chroma server chroma://HOST:PORT (env GOALCLUSTER_STORE; "
         "default HOME/embeddings)",
+    )
+    parser.add_argument(
+        "--executor",
+        default=_env_default("GOALCLUSTER_EXECUTOR", _default(Config, "executor")),
+        help="where per-document work runs: local | ray (RAY_ADDRESS, or a local Ray) | ray:HOST:PORT "
+        "(env GOALCLUSTER_EXECUTOR; default %(default)s; ray needs goalcluster[ray])",
     )
 
 
@@ -254,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("run_dir", type=Path, help="the run folder")
     resume.add_argument("--quiet", action="store_true", help="no progress output")
     resume.add_argument("--report", action="store_true", help="write report.html and report.md at the end")
+    resume.add_argument(
+        "--executor", help="where per-document work runs from now on (default: as the run recorded)"
+    )
     resume.set_defaults(handler=commands.resume)
 
     report = sub.add_parser("report", help="write a run's report: self-contained HTML, or Markdown")
@@ -298,7 +309,10 @@ def config_from(args: argparse.Namespace) -> Config:
     values: dict[str, Any] = {"home": args.home}
     if hasattr(args, "embedder"):
         values.update(
-            embedder=args.embedder, embedder_api_key_env=args.embedder_api_key_env, store=args.store
+            embedder=args.embedder,
+            embedder_api_key_env=args.embedder_api_key_env,
+            store=args.store,
+            executor=args.executor,
         )
     if hasattr(args, "llm"):
         values.update(

@@ -24,6 +24,7 @@ from goalcluster.runner import RunInputError, resume_run, start_run
 from tools.corpus import Corpus, load_corpus, sample_corpus
 from tools.embed import embed_corpus
 from tools.embedders import EmbedderError, packaged_minilm_path
+from tools.executor import make_executor
 from tools.store import EmbeddingStore
 
 BACKENDS = [
@@ -102,7 +103,9 @@ def embed(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     embedder = make_run_embedder(config)
     store = EmbeddingStore(config.store_path, embedder.name)
     with tqdm(desc="embedding", unit="doc", file=sys.stderr) as bar:
-        vectors, stats = embed_corpus(corpus.texts, embedder, store, progress=progress_to(bar))
+        vectors, stats = embed_corpus(
+            corpus.texts, embedder, store, progress=progress_to(bar), executor=make_executor(config.executor)
+        )
     summary = {
         "corpus": corpus.name,
         "documents": len(corpus),
@@ -134,7 +137,7 @@ def run(args: argparse.Namespace, config: Config) -> dict[str, Any]:
 
 
 def resume(args: argparse.Namespace, config: Config) -> dict[str, Any]:
-    return _finished(resume_run(args.run_dir, quiet=args.quiet), args)
+    return _finished(resume_run(args.run_dir, quiet=args.quiet, executor=args.executor), args)
 
 
 def _finished(result: ClusteringResult, args: argparse.Namespace) -> dict[str, Any]:

@@ -114,12 +114,17 @@ def resume_run(
     embedder: Embedder | None = None,
     hidden: HiddenStates | None = None,
     quiet: bool = False,
+    executor: str | None = None,
 ) -> ClusteringResult:
-    """Continue an interrupted run from its last checkpoint; finished LLM calls are not repeated."""
+    """Continue an interrupted run from its last checkpoint; finished LLM calls are not repeated.
+    ``executor`` moves its per-document work elsewhere (a run started on a Ray cluster can finish
+    locally); None keeps the recorded one."""
     if not (run_dir / RUN_FILE).exists():
         raise RunInputError(f"{run_dir} is not a goalcluster run folder (no {RUN_FILE}).")
     with claimed(run_dir):
         config, corpus_name, ids, texts = read_run_files(run_dir)
+        if executor is not None:
+            config = Config.model_validate({**config.model_dump(), "executor": executor})
         ws = build_workspace(
             config,
             run_dir,

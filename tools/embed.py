@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tools.embedders import Embedder
+from tools.executor import Executor, LocalExecutor
 from tools.store import EmbeddingStore, text_hash
 
 Progress = Callable[[int, int], None]
@@ -38,11 +39,13 @@ def embed_corpus(
     *,
     batch_size: int = 256,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> tuple[np.ndarray, EmbedStats]:
-    """Vectors for ``texts`` (n, d), in order, embedding only the texts the store lacks.
+    """Vectors for ``texts`` (n, d), in order, embedding only the texts the store lacks, on
+    ``executor`` (default: this process).
 
     Each batch is written to the store as soon as it is embedded, so an interrupted call
-    loses at most one batch of work.
+    loses at most one batch of work per worker.
     """
     start = time.perf_counter()
     hashes = [text_hash(text) for text in texts]
@@ -51,12 +54,13 @@ def embed_corpus(
         first.setdefault(hashes[i], i)
     todo = list(first.values())
     truncated = embedder.count_truncated([texts[i] for i in todo]) if todo else 0
-    for done in range(0, len(todo), batch_size):
-        batch = todo[done : done + batch_size]
-        vectors = embedder.embed([texts[i] for i in batch])
-        store.put([hashes[i] for i in batch], vectors)
+    done = 0
+    runner = executor or LocalExecutor()
+    for positions, vectors in runner.embed([texts[i] for i in todo], embedder, batch_size):
+        store.put([hashes[todo[p]] for p in positions], vectors)
+        done += len(positions)
         if progress is not None:
-            progress(min(done + batch_size, len(todo)), len(todo))
+            progress(done, len(todo))
     vectors = store.get(hashes)
     stats = EmbedStats(
         embedded=len(todo),

@@ -84,6 +84,10 @@ class SentenceTransformerEmbedder:
     def name(self) -> str:
         return self._name
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled (to a Ray worker) without the loaded model: each process loads its own.
+        return {**self.__dict__, "_model": None}
+
     def _load(self) -> Any:
         if self._model is None:
             if (

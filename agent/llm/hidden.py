@@ -72,6 +72,10 @@ class LlamaCppHiddenStates:
     def model_id(self) -> str:
         return self._model_id
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled (to a Ray worker) without the loaded model: each process loads its own.
+        return {**self.__dict__, "_llama": None, "_cached": []}
+
     @property
     def per_pass(self) -> int:
         return 1 if self.n_gpu_layers == 0 else self.GPU_BATCH

@@ -12,7 +12,7 @@ from langgraph.runtime import Runtime
 
 from agent.state import Candidate, RunState
 from agent.workspace import RunContext, Workspace, workspace_of
-from tools.assign import similarity, smooth
+from tools.assign import smooth
 from tools.prototypes import seeded_prototypes
 
 MICRO_CLUSTER_WEIGHT = 0.3
@@ -65,9 +65,9 @@ def candidate_scores(state: RunState, ws: Workspace, candidates: list[Candidate]
     if by_prototypes(state):
         vectors = space(state, ws)
         prototypes, _ = seeded_prototypes(vectors, [c.seeds for c in candidates])
-        return np.asarray(vectors @ prototypes.T, dtype=np.float32)
+        return ws.executor.scores(vectors, prototypes)
     sentences = [f"{c.name}. {c.explanation}" for c in candidates]
-    raw = similarity(ws.vectors(), ws.embed_explanations(sentences))
+    raw = ws.executor.scores(ws.vectors(), ws.embed_explanations(sentences))
     return smooth(raw, ws.array(state.micro_labels), weight=MICRO_CLUSTER_WEIGHT)
 
 

@@ -15,13 +15,15 @@ from tools.embed import embed_corpus
 @timed("embed")
 def embed(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ws = workspace(runtime)
+    if ws.executor.name != "local":
+        ws.say(f"per-document work runs on {ws.executor.name}")
     with ws.bar("embedding", len(ws.ids)) as bar:
 
         def tick(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        vectors, stats = embed_corpus(ws.texts, ws.embedder, ws.store, progress=tick)
+        vectors, stats = embed_corpus(ws.texts, ws.embedder, ws.store, progress=tick, executor=ws.executor)
     ws.set_vectors(vectors)
     ws.say(f"embedded {stats.embedded} texts, reused {stats.reused} from the store ({stats.seconds:.1f} s)")
     if stats.truncated:

@@ -105,3 +105,18 @@ def test_the_embedders_key_comes_from_the_environment_and_its_identity_names_the
     assert isinstance(embedder, OpenAICompatibleEmbedder) and embedder.api_key == "sk-from-env"
     other = make_run_embedder(Config(embedder="openai-compatible:http://10.0.0.6:8001/v1@e5"))
     assert embedder.name == "oai|http://10.0.0.5:8001/v1|e5" != other.name  # two servers never mix
+
+
+def test_the_executor_comes_from_the_flag_or_the_environment_and_a_bad_one_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GOALCLUSTER_EXECUTOR", "ray")
+    assert config_from(build_parser().parse_args(["run", "x.csv"])).executor == "ray"
+    args = ["embed", "x.csv", "--executor", "ray:10.0.0.5:6380"]
+    assert config_from(build_parser().parse_args(args)).executor == "ray:10.0.0.5:6380"
+    data = tmp_path / "t.txt"
+    data.write_text("one text\nanother\nthird\n")
+    assert main(["run", str(data), "--home", str(tmp_path), "--executor", "spark"]) == 2
+    assert "unknown executor 'spark': use local, ray, or ray:HOST:PORT" in capsys.readouterr().err
+    assert main(["resume", str(tmp_path), "--executor", "local"]) == 2  # not a run folder: said so
+    assert "not a goalcluster run folder" in capsys.readouterr().err

@@ -82,13 +82,14 @@ def test_scale_times_every_stage_and_counts_the_agents_calls(
     args = argparse.Namespace(
         data_dir=str(make_set(tmp_path / "data")), sizes="8,16", llm_sizes="8,20", llm="fake",
         embedder="fake", seed=0, out=tmp_path / "out", verbose=False, view="auto", goal_view_sample=None,
-        held_out=300,
+        held_out=300, executor="local",
     )  # fmt: skip
     assert scale.main(args) == 0
     figures = json.loads((tmp_path / "out" / "scale.json").read_text())
     assert [row["n"] for row in figures["rows"]] == [8, 16] and asked == [8, 20]
     assert set(figures["rows"][0]["seconds"]) == {"load", "embed", "cluster", "assign", "select"}
-    assert set(figures["exponents"]) == {"load", "embed", "cluster", "assign", "select", "total"}
+    assert set(figures["exponents"]["local"]) == {"load", "embed", "cluster", "assign", "select", "total"}
+    assert {row["executor"] for row in figures["rows"]} == {"local"}
     assert [row["llm_calls_per_doc"] for row in figures["llm_rows"]] == [1.5, 0.75]
     assert "| 20 | goal (topic) | 15 | 0.75 | 120 | 0.5 |" in capsys.readouterr().out
 
@@ -245,3 +246,19 @@ def test_goalsteer_runs_each_goal_in_each_view_side_by_side(
     assert [(r["view"], r["against"]["topic"]["nmi"]) for r in rows] == [("auto", 1.0), ("semantic", 0.0)]
     out = capsys.readouterr().out
     assert "| topic | auto | goal (topic) |" in out and "| topic | semantic | semantic |" in out
+
+
+def test_scale_draws_distinct_texts_past_the_pools_size() -> None:
+    from evals.scale import draw
+
+    pool, labels = [f"text {i}" for i in range(10)], [f"l{i % 3}" for i in range(10)]
+    few, few_labels = draw(4, pool, labels, seed=0)
+    assert (
+        len(set(few)) == 4
+        and set(few) <= set(pool)
+        and all(labels[pool.index(t)] == y for t, y in zip(few, few_labels, strict=True))
+    )
+    many, many_labels = draw(60, pool, labels, seed=0)
+    assert len(many) == len(set(many)) == len(many_labels) == 60 and many[:10] == pool
+    joined = many[10]
+    assert joined.count("text") == 2 and many_labels[10] == labels[pool.index(" ".join(joined.split()[:2]))]
