@@ -143,3 +143,36 @@ def test_goal_view_from_a_served_model_matches_the_in_process_one(
     assert remote.shape == here.shape == (2, 896)
     cosine = np.sum(remote * here, axis=1) / np.linalg.norm(remote, axis=1) / np.linalg.norm(here, axis=1)
     assert np.all(cosine > 0.999)  # the last token's hidden state, computed by the server
+
+
+def test_a_whole_run_on_served_models_chat_and_goal_view(
+    served_small_model: str, served_embeddings: str, tmp_path: Path, shared_data: Path, fresh_home: Path
+) -> None:
+    """A run whose every model call goes to llama_cpp.server: the chat model's answers to one server,
+    the goal view's hidden states (the embeddings endpoint's last-token vectors) to the other."""
+    import json
+    import os
+
+    rows = [json.loads(line) for line in (shared_data / "syngoalex" / "data.jsonl").open()][::16][:48]
+    data = tmp_path / "texts.jsonl"
+    data.write_text("".join(json.dumps({"id": r["id"], "text": r["text"]}) + "\n" for r in rows))
+    command = [
+        str(Path(sys.executable).parent / "goalcluster"),
+        "run",
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    command += ["--goal", "group the texts by the language they are written in", "--view", "goal"]
+    command += ["--llm", f"openai-compatible:{served_small_model}@small", "--max-clusters", "4"]
+    command += ["--view-model", f"openai-compatible:{served_embeddings}@small", "--max-iterations", "1"]
+    env = {**os.environ, "GOALCLUSTER_HOME": str(fresh_home)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["view"]["kind"] == "goal"
+    assert metrics["view"]["identity"].startswith(f"goal|openai-compatible:{served_embeddings}@small|")
+    trace = [json.loads(line) for line in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()]
+    asked = [r for r in trace if "messages" in r and not r["cached"]]
+    assert asked and {r["model"] for r in asked} == {f"openai-compatible:{served_small_model}@small"}
+    assert metrics["coverage"] > 0 and metrics["clusters"] >= 2
