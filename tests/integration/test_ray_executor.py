@@ -27,8 +27,8 @@ GOAL = "group the texts by the language they are written in"
 RAY_ENV = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-@pytest.fixture
-def ray_address(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def ray_address() -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -86,6 +86,27 @@ def check_same_results(rows: list[dict[str, str]], tmp_path: Path) -> None:
     )
     assert goal.shape == goal_on_ray.shape and cosines.min() > 0.999
     assert _assignments(tmp_path / "ray") == _assignments(tmp_path / "local")
+
+
+def test_ray_scores_in_blocks_are_the_product(ray_address: str) -> None:
+    """Past one block of rows, scores are Ray tasks over the vectors put once in the object store
+    (in a process of its own: Ray reads its authentication settings from the environment at start)."""
+    script = f"""
+import numpy as np
+from tools.executor import SCORE_BLOCK, RayExecutor
+rng = np.random.default_rng(0)
+vectors = rng.normal(size=(SCORE_BLOCK + 4000, 16)).astype(np.float32)
+targets = rng.normal(size=(5, 16)).astype(np.float32)
+scores = RayExecutor(address="{ray_address}").scores(vectors, targets)
+np.testing.assert_allclose(scores, vectors @ targets.T, rtol=1e-5, atol=1e-5)
+print("blocks", -(-len(vectors) // SCORE_BLOCK))
+"""
+    env = {**os.environ, **RAY_ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "blocks 2" in done.stdout
 
 
 def names(tmp_path: Path) -> tuple[str, str]:
