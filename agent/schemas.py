@@ -52,8 +52,11 @@ class ClusterDescription(BaseModel):
     @field_validator("explanation")
     @classmethod
     def one_checkable_sentence(cls, explanation: str, info: ValidationInfo) -> str:
-        """One plain sentence of bounded length, not a copy of a sample text (the samples come as
-        ``texts`` in the validation context)."""
+        """Its first sentence, if that is plain, of bounded length and not a copy of a sample text
+        (the samples come as ``texts`` in the validation context)."""
+        # Small models add sentences after a good first one ("... The group includes ..."): the
+        # first sentence is the explanation; the trace keeps the raw answer.
+        explanation = _SENTENCE_END.split(explanation)[0]
         if _FRAGMENT.search(explanation):
             raise ValueError(
                 "contains a piece of JSON or markup ({, [, <, a quoted key); write one plain sentence"
@@ -61,9 +64,6 @@ class ClusterDescription(BaseModel):
         words = len(explanation.split())
         if words > MAX_EXPLANATION_WORDS:
             raise ValueError(f"is {words} words long; write one sentence of at most {MAX_EXPLANATION_WORDS}")
-        sentences = len(_SENTENCE_END.split(explanation))
-        if sentences > 1:
-            raise ValueError(f"is {sentences} sentences; write one sentence")
         copied = _copied(explanation, (info.context or {}).get("texts", ()))
         if copied:
             raise ValueError(f"copies a sample text ({copied!r}); state the property the texts share instead")
