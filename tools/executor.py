@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tools.assign import similarity
 from tools.embedders import Embedder
 
 SCORE_BLOCK = 65_536  # document rows per scoring block
@@ -165,12 +166,10 @@ class _EmbedBatch:
 
 
 def _score_rows(vectors: np.ndarray, targets: np.ndarray, start: int, stop: int) -> np.ndarray:
-    return np.asarray(vectors[start:stop] @ targets.T, dtype=np.float32)
+    return similarity(vectors[start:stop], targets)
 
 
 def _block_scores(vectors: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    if targets.size == 0:
-        return np.zeros((len(vectors), 0), dtype=np.float32)
     starts = range(0, max(len(vectors), 1), SCORE_BLOCK)
     return np.concatenate([_score_rows(vectors, targets, s, s + SCORE_BLOCK) for s in starts])
 
