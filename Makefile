@@ -9,6 +9,21 @@ GOAL ?= I would like to cluster the texts based on the topics it is discussing a
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
+# llama-cpp-python compiles from source. Its default build (-march=native) takes AMX on Xeons that
+# have it, and the AMX matrix path crashed decoding (SIGSEGV in ggml_backend_amx_mul_mat, seen on
+# this project's machine); a wheel built that way also fails on a CPU without those instructions
+# when a pip cache carries it to another machine. So it is built once, for x86-64-v3 (AVX2, FMA,
+# F16C), into a wheel folder named by those flags, and installed from there.
+LLAMA_CPP := llama-cpp-python==0.3.36
+ifeq ($(shell uname -m),x86_64)
+LLAMA_FLAGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_BUILD := x86-64-v3
+else
+LLAMA_FLAGS :=
+LLAMA_BUILD := default
+endif
+WHEELS ?= $(HOME)/.cache/goalcluster/wheels/$(LLAMA_BUILD)
+
 .PHONY: install browser demo test lint models clean
 
 $(BIN)/goalcluster: pyproject.toml constraints.txt
@@ -16,7 +31,9 @@ $(BIN)/goalcluster: pyproject.toml constraints.txt
 	$(BIN)/pip install --upgrade "pip>=24"
 	# The CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -c constraints.txt -e ".[small,server,ray,evals,dev]"
+	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_FLAGS)" \
+		$(BIN)/pip wheel --no-deps --no-cache-dir "$(LLAMA_CPP)" -w $(WHEELS)
+	$(BIN)/pip install --find-links $(WHEELS) -c constraints.txt -e ".[small,server,ray,evals,dev]"
 	$(BIN)/goalcluster models --prepare
 	touch $@
 
