@@ -14,7 +14,8 @@ export ANONYMIZED_TELEMETRY := False
 # this project's machine); a wheel built that way also fails on a CPU without those instructions
 # when a pip cache carries it to another machine. So it is built once, for x86-64-v3 (AVX2, FMA,
 # F16C), into a wheel folder named by those flags, and installed from there.
-LLAMA_CPP := llama-cpp-python==0.3.36
+# The version comes from the one pin in constraints.txt, so the wheel built is the one installed.
+LLAMA_VERSION := $(shell sed -n 's/^llama_cpp_python==//p' constraints.txt)
 ifeq ($(shell uname -m),x86_64)
 LLAMA_FLAGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 LLAMA_BUILD := x86-64-v3
@@ -31,8 +32,8 @@ $(BIN)/goalcluster: pyproject.toml constraints.txt
 	$(BIN)/pip install --upgrade "pip>=24"
 	# The CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
 	$(BIN)/pip install torch==2.13.0
-	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_FLAGS)" \
-		$(BIN)/pip wheel --no-deps --no-cache-dir "$(LLAMA_CPP)" -w $(WHEELS)
+	ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_FLAGS)" \
+		$(BIN)/pip wheel --no-deps --no-cache-dir "llama-cpp-python==$(LLAMA_VERSION)" -w $(WHEELS)
 	$(BIN)/pip install --find-links $(WHEELS) -c constraints.txt -e ".[small,server,ray,evals,dev]"
 	$(BIN)/goalcluster models --prepare
 	touch $@
