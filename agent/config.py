@@ -24,7 +24,12 @@ class BackendOptions(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     n_ctx: int = Field(4096, ge=512, description="llama.cpp context window in tokens.")
-    n_threads: int | None = Field(None, ge=1, description="llama.cpp CPU threads (default: all cores).")
+    n_threads: int | None = Field(
+        None,
+        ge=1,
+        description="llama.cpp CPU threads for generating (default llama.cpp's: half the cores; "
+        "prompts and the goal view are read on all cores).",
+    )
     n_gpu_layers: int = Field(
         0, description="llama.cpp layers offloaded to a GPU (-1: all); needs a CUDA/Metal build."
     )

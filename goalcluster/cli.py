@@ -128,7 +128,9 @@ def _llm_args(parser: argparse.ArgumentParser) -> None:
         default=_default(BackendOptions, "n_gpu_layers"),
         help="llama.cpp layers on the GPU (-1: all; default %(default)s)",
     )
-    parser.add_argument("--threads", type=int, help="llama.cpp CPU threads (default: all cores)")
+    parser.add_argument(
+        "--threads", type=int, help="llama.cpp CPU threads for generating (default: half the cores)"
+    )
     parser.add_argument("--api-key-env", help="environment variable holding the model server's API key")
     parser.add_argument(
         "--timeout",
