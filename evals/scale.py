@@ -147,6 +147,7 @@ def measure_llm(n: int, texts: list[str], labels: list[str], args: argparse.Name
         view = result.metrics["view"]
         truth = [labels[i] for i in pick]
         lost = extension_quality(Path(folder), ViewChoice(**view), truth, args) if view["sampled"] else None
+        stored = checkpoint_sizes(Path(folder) / "checkpoint.sqlite")
     m = result.metrics
     return {
         "n": n,
@@ -159,9 +160,24 @@ def measure_llm(n: int, texts: list[str], labels: list[str], args: argparse.Name
         "stage_seconds": m["stage_seconds"],
         "view": view,
         "extension_quality": lost,
+        "checkpoint": stored,
         "iterations": m["iterations"],
         "stop_reason": m["stop_reason"],
     }
+
+
+def checkpoint_sizes(path: Path) -> dict[str, int] | None:
+    """How big the run's LangGraph checkpoint is: its steps, the largest one step stores (its
+    checkpoint or a node's writes, bytes) and the file's size; None without one. Per-document
+    arrays live in the run folder, so this should not grow with N."""
+    import sqlite3
+
+    if not path.is_file():
+        return None
+    with sqlite3.connect(path) as db:
+        steps = [len(row[0]) for row in db.execute("SELECT checkpoint FROM checkpoints")]
+        writes = [len(row[0]) for row in db.execute("SELECT value FROM writes")]
+    return {"steps": len(steps), "largest_step_bytes": max(steps + writes), "file_bytes": path.stat().st_size}
 
 
 def extension_quality(
@@ -198,8 +214,11 @@ def extension_quality(
 
 
 def llm_table(rows: list[dict[str, Any]]) -> str:
-    head = "| N | space | LLM calls | calls per doc | tokens | view s | seconds | s per 1k docs | rounds | stop |"  # noqa: E501
-    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
+    head = (
+        "| N | space | LLM calls | calls per doc | tokens | view s | seconds | s per 1k docs | rounds | stop "
+        "| checkpoint: steps, largest step KB |"
+    )
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         tokens = row["prompt_tokens"] + row["completion_tokens"]
         view = row["view"]
@@ -209,10 +228,14 @@ def llm_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {row['n']} | {space} | {row['llm_calls']} | {row['llm_calls_per_doc']} | {tokens} "
             f"| {row['stage_seconds'].get('view', 0)} | {row['seconds']} | {row['seconds_per_1k_docs']} "
-            f"| {row['iterations']} | {row['stop_reason']} |"
+            f"| {row['iterations']} | {row['stop_reason']} | {_checkpoint_cell(row.get('checkpoint'))} |"
         )
     extended = [row for row in rows if row.get("extension_quality")]
     return "\n".join(lines) + (f"\n\n{extension_table(extended)}" if extended else "")
+
+
+def _checkpoint_cell(stored: dict[str, int] | None) -> str:
+    return "-" if not stored else f"{stored['steps']}, {stored['largest_step_bytes'] / 1024:.1f}"
 
 
 def extension_table(rows: list[dict[str, Any]]) -> str:

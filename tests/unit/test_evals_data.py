@@ -92,6 +92,7 @@ def test_scale_times_every_stage_and_counts_the_agents_calls(
     assert {row["executor"] for row in figures["rows"]} == {"local"}
     assert [row["llm_calls_per_doc"] for row in figures["llm_rows"]] == [1.5, 0.75]
     assert "| 20 | goal (topic) | 15 | 0.75 | 120 | 0.5 |" in capsys.readouterr().out
+    assert figures["llm_rows"][0]["checkpoint"] is None  # the fake run wrote none
 
 
 def test_discover_eval_scores_each_dataset_and_writes_its_figures(
@@ -195,6 +196,8 @@ def test_scale_measures_what_an_extended_goal_view_loses_on_held_out_documents(
     monkeypatch.setattr(scale, "open_workspace", reopen)
     view = ViewChoice.model_validate(json.loads((run_dir / "metrics.json").read_text())["view"])
     assert view.sampled == 20
+    stored = scale.checkpoint_sizes(run_dir / "checkpoint.sqlite")
+    assert stored is not None and stored["steps"] > 5 and 0 < stored["largest_step_bytes"] < 20_000
     lost = scale.extension_quality(run_dir, view, tone, argparse.Namespace(seed=0, held_out=15))
     assert lost["held_out"] == 15 and len(hidden.prompts) == 15  # only the held-out went through the view
     assert lost["full_vs_gold"]["nmi"] == 1.0 and lost["extended_vs_full_nmi"] == 1.0
