@@ -111,7 +111,7 @@ class Workspace:
             else:
                 rows = sample_rows(len(self.ids), choice.sampled, self.config.seed)
                 known = centre(self.goal_vectors(choice.aspect, goal, rows))
-                self._spaces[key] = extend_view(self.vectors(), self.texts, rows, known)
+                self._spaces[key] = extend_view(self.vectors(), self.texts, rows, known, self.executor)
         return self._spaces[key]
 
     def keep(self, array: np.ndarray) -> str:

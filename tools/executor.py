@@ -5,9 +5,11 @@ Two kinds of per-document work go through an executor:
   semantic view and the goal view's forward passes). On Ray this is a Ray Data ``map_batches``
   over the texts with a pool of actors, each of which unpickles the embedder once and loads its
   model on its first batch (embedders pickle without their loaded model).
-- :meth:`Executor.scores`: the (n, k) scores of every document against k vectors (assignment),
-  in row blocks; on Ray the document vectors go once into the object store and each block is a
-  task.
+- :meth:`Executor.map_blocks`: a function over row blocks ``fn(start, stop, *shared)`` (assignment
+  scores, the extension of a sampled goal view to every document); on Ray the shared arguments go
+  once into the object store and each block is a task.
+- :meth:`Executor.scores`: the (n, k) scores of every document against k vectors, through
+  ``map_blocks``.
 
 Spec strings: ``local``; ``ray`` (join the cluster ``RAY_ADDRESS`` names, or start a local one);
 ``ray:HOST:PORT`` (an existing cluster's GCS address, as ``ray start --head`` prints it). Ray is an
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,6 +43,11 @@ class Executor(Protocol):
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(positions, vectors)``: positions into ``texts`` (int array) and their vectors
         (len(positions), d), batch by batch as they finish (any order), each text exactly once."""
+        ...
+
+    def map_blocks(self, fn: Callable[..., Any], n: int, block: int, *shared: Any) -> list[Any]:
+        """``[fn(start, min(start + block, n), *shared) for start in range(0, n, block)]``, in that
+        order; ``fn`` must be a module-level function (Ray ships it by name)."""
         ...
 
     def scores(self, vectors: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -66,6 +73,9 @@ class LocalExecutor:
         for start in range(0, len(texts), batch_size):
             batch = texts[start : start + batch_size]
             yield np.arange(start, start + len(batch)), embedder.embed(batch)
+
+    def map_blocks(self, fn: Callable[..., Any], n: int, block: int, *shared: Any) -> list[Any]:
+        return [fn(start, min(start + block, n), *shared) for start in range(0, n, block)]
 
     def scores(self, vectors: np.ndarray, targets: np.ndarray) -> np.ndarray:
         return _block_scores(vectors, targets)
@@ -141,17 +151,18 @@ class RayExecutor:
         for batch in done.iter_batches(batch_size=None, batch_format="numpy"):
             yield np.asarray(batch["position"], dtype=int), np.stack(batch["vector"]).astype(np.float32)
 
-    def scores(self, vectors: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        if len(vectors) <= SCORE_BLOCK or targets.size == 0:
-            return _block_scores(vectors, targets)  # one block: shipping it costs more than it saves
+    def map_blocks(self, fn: Callable[..., Any], n: int, block: int, *shared: Any) -> list[Any]:
+        if n <= block:  # one block: shipping it costs more than it saves
+            return LocalExecutor().map_blocks(fn, n, block, *shared)
         ray = self._ray()
-        shared, wanted = ray.put(vectors), ray.put(targets)
-        block = ray.remote(_score_rows)
-        parts = [
-            block.remote(shared, wanted, start, start + SCORE_BLOCK)
-            for start in range(0, len(vectors), SCORE_BLOCK)
-        ]
-        return np.concatenate(ray.get(parts))
+        refs = [ray.put(value) for value in shared]
+        task = ray.remote(fn)
+        return list(ray.get([task.remote(s, min(s + block, n), *refs) for s in range(0, n, block)]))
+
+    def scores(self, vectors: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        if targets.size == 0:
+            return _block_scores(vectors, targets)
+        return np.concatenate(self.map_blocks(_score_rows, len(vectors), SCORE_BLOCK, vectors, targets))
 
 
 class _EmbedBatch:
@@ -165,13 +176,13 @@ class _EmbedBatch:
         return {"position": batch["position"], "vector": np.asarray(vectors, dtype=np.float32)}
 
 
-def _score_rows(vectors: np.ndarray, targets: np.ndarray, start: int, stop: int) -> np.ndarray:
+def _score_rows(start: int, stop: int, vectors: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return similarity(vectors[start:stop], targets)
 
 
 def _block_scores(vectors: np.ndarray, targets: np.ndarray) -> np.ndarray:
     starts = range(0, max(len(vectors), 1), SCORE_BLOCK)
-    return np.concatenate([_score_rows(vectors, targets, s, s + SCORE_BLOCK) for s in starts])
+    return np.concatenate([_score_rows(s, s + SCORE_BLOCK, vectors, targets) for s in starts])
 
 
 def make_executor(spec: str = "local") -> Executor:

@@ -1,7 +1,8 @@
 """A Ray instance started by the test (``ray start --head`` on loopback, 2 CPUs, token
 authentication) runs a real run's
 per-document work (MiniLM, the packaged 0.5B model's goal view, assignment scores) and the run
-ends with the local executor's vectors and assignments."""
+ends with the local executor's vectors and assignments; block scoring and the extension of a
+sampled goal view run as Ray tasks and equal the local results."""
 
 from __future__ import annotations
 
@@ -107,6 +108,32 @@ print("blocks", -(-len(vectors) // SCORE_BLOCK))
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "blocks 2" in done.stdout
+
+
+def test_ray_extends_a_sampled_view_as_the_local_executor_does(ray_address: str) -> None:
+    """The extension of a goal view computed on a sample (n-gram document frequencies, then the
+    prediction) runs as Ray tasks in blocks and gives the vectors the local executor gives."""
+    script = f"""
+import numpy as np
+from tools.executor import LocalExecutor, RayExecutor
+from tools.extend import BLOCK, extend_view
+rng = np.random.default_rng(0)
+n = 2 * BLOCK + 500
+texts = [f"{{['tea', 'coffee', 'rain'][i % 3]}} no {{rng.integers(10**6)}}" for i in range(n)]
+semantic = rng.normal(size=(n, 16)).astype(np.float32)
+rows = sorted(rng.choice(n, 300, replace=False).tolist())
+known = rng.normal(size=(300, 24))
+local = extend_view(semantic, texts, rows, known, LocalExecutor())
+on_ray = extend_view(semantic, texts, rows, known, RayExecutor(address="{ray_address}"))
+np.testing.assert_allclose(on_ray, local, rtol=1e-5, atol=1e-6)
+print("blocks", -(-n // BLOCK))
+"""
+    env = {**os.environ, **RAY_ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "blocks 3" in done.stdout
 
 
 def names(tmp_path: Path) -> tuple[str, str]:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
+from typing import Any
 
+import numpy as np
+import pytest
+
+from tools.executor import LocalExecutor
 from tools.extend import extend_view, sample_rows
 from tools.metrics import hungarian_accuracy
 from tools.prototypes import centre, seeded_prototypes
@@ -46,3 +51,27 @@ def test_extend_view_predicts_the_unsampled_documents_from_cheap_features() -> N
     assert out.shape[0] == 90 and np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
     nearest = np.argmax(out @ out[rows].T, axis=1)  # each document's most similar sampled one
     assert np.mean([rows[j] % 3 == i % 3 for i, j in enumerate(nearest)]) > 0.95
+
+
+def test_extend_view_gives_the_same_vectors_block_by_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The corpus-wide passes go through an executor in blocks (on Ray: tasks); however the corpus
+    is cut, every document gets the vector one pass over the whole corpus gives it."""
+    import tools.extend
+
+    rng = np.random.default_rng(2)
+    texts = [f"{['tea', 'coffee'][i % 2]} n{rng.integers(50)} {'x' * (i % 7)}" for i in range(200)]
+    semantic = centre(rng.normal(size=(200, 8)))
+    rows = sample_rows(200, 40, seed=1)
+    truth = centre(rng.normal(size=(40, 6)))
+    whole = extend_view(semantic, texts, rows, truth)
+    blocks: list[tuple[int, int]] = []
+
+    class Recording(LocalExecutor):
+        def map_blocks(self, fn: Callable[..., Any], n: int, block: int, *shared: Any) -> list[Any]:
+            blocks.append((n, block))
+            return super().map_blocks(fn, n, block, *shared)
+
+    monkeypatch.setattr(tools.extend, "BLOCK", 64)
+    cut = extend_view(semantic, texts, rows, truth, Recording())
+    assert blocks == [(200, 64), (200, 64)]  # document frequencies, then the prediction
+    np.testing.assert_allclose(cut, whole, rtol=1e-5, atol=1e-6)
