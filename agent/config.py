@@ -107,6 +107,12 @@ class Config(BaseModel):
     view_text_chars: int = Field(
         400, ge=40, description="Texts are cut to this many characters for the goal view."
     )
+    view_prompt: Literal["goal_view", "goal_view_text_first"] = Field(
+        "goal_view",
+        description="The goal view's prompt file: 'goal_view' asks about the aspect before showing the "
+        "text, so the question is read once for all texts; 'goal_view_text_first' shows the text first "
+        "(the form the goal view was first measured in; about a third slower).",
+    )
     view_probe: int = Field(
         48, ge=8, description="Documents the 'auto' view choice has the LLM note and clusters in each space."
     )

@@ -2,8 +2,11 @@
 
 - The semantic view is the sentence embedder (``tools/embedders.py``).
 - The goal view (:class:`GoalView`) is the chat model's last-token hidden state at the end of a
-  prompt that shows the text, asks for its ``<aspect>`` and begins the answer "The <aspect> of
-  this text is:" (``prompts/goal_view.j2``): one forward pass per text, no generated token.
+  prompt that asks for the text's ``<aspect>``, shows the text and begins the answer "The <aspect>
+  of this text is:" (``prompts/goal_view.j2``): one forward pass per text, no generated token.
+  The question comes before the text, so every prompt opens with the same tokens and the model
+  reads them once (the hidden-state backends keep that prefix's keys and values);
+  ``goal_view_text_first`` is the measured original, the text first.
 - A hosted chat model exposes no hidden states; there :class:`NotesView` asks it for a short note
   on each text's aspect and embeds the notes with the semantic embedder (one generated answer
   per text: much slower).
@@ -28,6 +31,7 @@ from tools.embedders import Embedder
 from tools.text import clip
 
 GOAL_VIEW_PROMPT = "goal_view"
+GOAL_VIEW_PROMPTS = ("goal_view", "goal_view_text_first")
 NOTE_PROMPT = "annotate"
 
 
@@ -39,15 +43,16 @@ class GoalView:
     aspect: str
     prompts: PromptLibrary
     text_chars: int = 400
+    prompt: str = GOAL_VIEW_PROMPT
 
     @property
     def name(self) -> str:
-        prompt = self.prompts.digest(GOAL_VIEW_PROMPT)[:12]
+        prompt = self.prompts.digest(self.prompt)[:12]
         return f"goal|{self.states.model_id}|{prompt}|{self.text_chars}|{self.aspect}"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         prompts = [
-            self.prompts.render(GOAL_VIEW_PROMPT, {"text": clip(t, self.text_chars), "aspect": self.aspect})
+            self.prompts.render(self.prompt, {"text": clip(t, self.text_chars), "aspect": self.aspect})
             for t in texts
         ]
         return self.states.last_states(prompts)

@@ -86,7 +86,7 @@ class Workspace:
         chars = self.config.view_text_chars
         if (states := self.hidden_states()) is None:
             return NotesView(self.llm, self.embedder, aspect, goal, chars)
-        return GoalView(states, aspect, self.llm.prompts, chars)
+        return GoalView(states, aspect, self.llm.prompts, chars, self.config.view_prompt)
 
     def goal_vectors(
         self, aspect: str, goal: str, rows: Sequence[int] | None = None, progress: Progress | None = None

@@ -1,8 +1,9 @@
 """Is the goal view the better space for a goal? Per task, k-means with the gold k in the semantic
-view and in the goal view (the chat model's hidden states under the goal's aspect), NMI and ACC
-against the goal's own labels, and the goal view's seconds per document.
+view and in the goal view (the chat model's hidden states under the goal's aspect) under each of
+its prompts, NMI and ACC against the goal's own labels, and the goal view's seconds per document.
 
-    python -m evals views [--datasets a,b:criterion] [--n 96] [--llm llamacpp] [--aspect WORD] [--out DIR]
+    python -m evals views [--datasets a,b:criterion] [--n 96] [--llm llamacpp] [--aspect WORD]
+                          [--prompts goal_view,goal_view_text_first] [--out DIR]
 
 The samples are drawn as ``python -m evals run`` draws them (same seed, same documents); the aspect
 is named by the LLM from the goal with the agent's own prompt (or given with ``--aspect``); the goal
@@ -26,7 +27,7 @@ from agent.llm.hidden import HiddenStates
 from agent.llm.prompts import PromptLibrary
 from agent.llm.registry import make_hidden_states
 from agent.schemas import Aspect
-from agent.views import GoalView
+from agent.views import GOAL_VIEW_PROMPTS, GoalView
 from evals.data import load_set, restrict, stratified
 from evals.output import add_common_args, publish
 from evals.run import DATASETS, goal_criteria, runs_wanted
@@ -54,12 +55,15 @@ def measure(name: str, criterion: str, args: argparse.Namespace, models: Models)
     gold, k = sample.labels[criterion], len(set(sample.labels[criterion]))
     goal = data.goals.get(criterion, "")
     aspect = args.aspect or models.llm.generate("aspect", {"goal": goal}, Aspect).aspect
-    view = GoalView(models.states, aspect, PromptLibrary(), Config().view_text_chars)
-    store = EmbeddingStore(models.store, view.name)
-    started = time.perf_counter()
-    goal_vectors, _ = embed_corpus(sample.texts, view, store, batch_size=16)
-    seconds = (time.perf_counter() - started) / len(sample.ids)
-    spaces = {"semantic": models.embedder.embed(sample.texts), "goal": centre(goal_vectors)}
+    spaces = {"semantic": models.embedder.embed(sample.texts)}
+    seconds: dict[str, float] = {}
+    for prompt in prompts_wanted(args):
+        view = GoalView(models.states, aspect, PromptLibrary(), Config().view_text_chars, prompt)
+        store = EmbeddingStore(models.store, view.name)
+        started = time.perf_counter()
+        goal_vectors, _ = embed_corpus(sample.texts, view, store, batch_size=16)
+        seconds[prompt] = round((time.perf_counter() - started) / len(sample.ids), 3)
+        spaces[prompt] = centre(goal_vectors)
     scores = {
         space: agreement(gold, partition(vectors, n_clusters=k, random_state=args.seed).tolist())
         for space, vectors in spaces.items()
@@ -70,24 +74,35 @@ def measure(name: str, criterion: str, args: argparse.Namespace, models: Models)
         "k": k,
         "aspect": aspect,
         "scores": scores,
-        "goal_view_s_per_doc": round(seconds, 3),
+        "goal_view_s_per_doc": seconds,
     }
 
 
+def prompts_wanted(args: argparse.Namespace) -> list[str]:
+    wanted = [name.strip() for name in args.prompts.split(",") if name.strip()]
+    unknown = set(wanted) - set(GOAL_VIEW_PROMPTS)
+    if unknown or not wanted:
+        raise SystemExit(f"--prompts takes some of {', '.join(GOAL_VIEW_PROMPTS)}; got {args.prompts!r}")
+    return wanted
+
+
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| task | n | k | aspect | semantic NMI (ACC) | goal view NMI (ACC) | goal view s per doc |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    prompts = list(rows[0]["goal_view_s_per_doc"]) if rows else []
+    head = "| task | n | k | aspect | semantic NMI (ACC) | "
+    head += " | ".join(f"goal view ({p}) NMI (ACC) | s per doc" for p in prompts) + " |"
+    lines = [head, "|" + "---|" * (5 + 2 * len(prompts))]
     for row in rows:
-        cells = [
-            f"{s['nmi']:.3f} ({s['acc']:.2f})" for s in (row["scores"]["semantic"], row["scores"]["goal"])
+        spaces = ["semantic", *prompts]
+        cells = [f"{row['scores'][s]['nmi']:.3f} ({row['scores'][s]['acc']:.2f})" for s in spaces]
+        best = max(range(len(spaces)), key=lambda i: row["scores"][spaces[i]]["nmi"])
+        cells[best] = f"**{cells[best]}**"
+        timed = [
+            f"{cell} | {row['goal_view_s_per_doc'][p]}" for cell, p in zip(cells[1:], prompts, strict=True)
         ]
-        better = 0 if row["scores"]["semantic"]["nmi"] >= row["scores"]["goal"]["nmi"] else 1
-        cells[better] = f"**{cells[better]}**"
         lines.append(
-            f"| {row['task']} | {row['n']} | {row['k']} | {row['aspect']} | {cells[0]} | {cells[1]} "
-            f"| {row['goal_view_s_per_doc']} |"
+            f"| {row['task']} | {row['n']} | {row['k']} | {row['aspect']} | {cells[0]} | "
+            + " | ".join(timed)
+            + " |"
         )
     return "\n".join(lines)
 
@@ -127,4 +142,9 @@ def add_parser(sub: Any) -> None:
         "--llm", default="llamacpp", help="the chat model whose hidden states make the goal view"
     )
     parser.add_argument("--aspect", default="", help="one aspect for every task (default: named per goal)")
+    parser.add_argument(
+        "--prompts",
+        default=",".join(GOAL_VIEW_PROMPTS),
+        help="the goal view's prompts to measure, side by side (default: %(default)s)",
+    )
     parser.set_defaults(handler=main)

@@ -210,6 +210,13 @@ def _view_args(parser: argparse.ArgumentParser) -> None:
         "--view-model", help="model for the goal view's hidden states, as for --llm (default: the chat model)"
     )
     parser.add_argument(
+        "--view-prompt",
+        choices=["goal_view", "goal_view_text_first"],
+        default=_default(Config, "view_prompt"),
+        help="the goal view's prompt: the question before the text (read once for all texts) or the "
+        "text first (slower; default %(default)s)",
+    )
+    parser.add_argument(
         "--goal-view-sample",
         type=int,
         help="compute the goal view on this many documents, extend it to the rest (large corpora on a CPU)",
@@ -351,6 +358,7 @@ def config_from(args: argparse.Namespace) -> Config:
             view=args.view,
             aspect=args.aspect,
             view_model=args.view_model,
+            view_prompt=args.view_prompt,
             goal_view_sample=args.goal_view_sample,
         )
         if args.assign_by:

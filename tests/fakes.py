@@ -67,7 +67,7 @@ class FakeHiddenStates:
         out = np.zeros((len(prompts), self.dim), dtype=np.float32)
         for row, prompt in enumerate(prompts):
             text = prompt.split('Text: "', 1)[-1].rsplit('"', 1)[0]
-            aspect = re.search(r"What is the (.+?) of this text\?", prompt)
+            aspect = re.search(r"What is the (.+?) of (?:this text|the text below)\?", prompt)
             key = (aspect.group(1) if aspect else "").replace(" ", "_")
             words = re.findall(rf"{re.escape(key)}=(\w+)", text) if key else []
             for word in words or re.findall(r"\w+", text.lower()):

@@ -77,4 +77,5 @@ CASES: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
 # Prompts rendered raw, not as chat messages: the goal view's prompt carries its own chat markers.
 RAW_CASES: dict[str, dict[str, Any]] = {
     "goal_view": {"text": TEXTS[0], "aspect": "reason for complaint"},
+    "goal_view_text_first": {"text": TEXTS[0], "aspect": "reason for complaint"},
 }

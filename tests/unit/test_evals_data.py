@@ -148,13 +148,16 @@ def test_views_eval_scores_both_spaces_per_task(
     monkeypatch.setattr(views, "build_llm", lambda *a, **k: LLM(ScriptedBackend([{"aspect": "tone"}])))
     args = argparse.Namespace(
         data_dir=str(root), datasets="tagged", n=20, max_labels=8, llm="fake", aspect="", seed=0,
-        out=tmp_path / "out",
+        out=tmp_path / "out", prompts="goal_view,goal_view_text_first",
     )  # fmt: skip
     assert views.main(args) == 0
     row = json.loads((tmp_path / "out" / "views.json").read_text())["rows"][0]
     assert row["task"] == "tagged:tone" and row["aspect"] == "tone" and row["k"] == 2
-    assert row["scores"]["goal"]["nmi"] == 1.0 > row["scores"]["semantic"]["nmi"]
-    assert len(hidden.prompts) == 21  # the warm-up and each document once
+    for prompt in ("goal_view", "goal_view_text_first"):  # each prompt's view, side by side
+        assert row["scores"][prompt]["nmi"] == 1.0 > row["scores"]["semantic"]["nmi"]
+        assert row["goal_view_s_per_doc"][prompt] >= 0
+    assert len(hidden.prompts) == 41  # the warm-up and each document once per prompt
+    assert sum(p.startswith("<|im_start|>user\nWhat is the tone") for p in hidden.prompts) == 20
     assert "| tagged:tone | 20 | 2 | tone |" in capsys.readouterr().out
 
 

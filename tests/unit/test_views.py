@@ -101,7 +101,7 @@ def test_goal_view_vectors_are_kept_per_aspect_and_reused(tmp_path: Path) -> Non
     assert result.metrics["view"]["chosen_by"] == "config"
     other = FakeHiddenStates()
     run(tmp_path, "c", "language", other, view="goal", aspect="topic")
-    assert len(other.prompts) == 36 and "What is the topic of this text?" in other.prompts[0]
+    assert len(other.prompts) == 36 and "What is the topic of the text below?" in other.prompts[0]
 
 
 def test_a_goal_view_run_resumes_in_its_working_space(tmp_path: Path) -> None:
