@@ -175,7 +175,8 @@ def test_prepare_refuses_what_it_cannot_run_with_the_fix(tmp_path: Path) -> None
             request(tmp_path, data, max_overlap=3), context=RunContext(run_dir=str(tmp_path / "bad"))
         )
     with pytest.raises(RunInputError, match=r"99 cluster\(s\) were asked for"):
-        graph.invoke(request(tmp_path, data, min_clusters=99, max_clusters=99), context=RunContext("x"))
+        too_many = request(tmp_path, data, min_clusters=99, max_clusters=99)
+        graph.invoke(too_many, context=RunContext(run_dir=str(tmp_path / "few")))
 
     ctx = context(tmp_path, corpus, config, working())
     graph.invoke(start, context=ctx)
