@@ -43,6 +43,14 @@ class BackendOptions(BaseModel):
 CREDENTIALS = re.compile(r"://[^/@]*@")
 
 
+def path_from_parts(value: object) -> object:
+    """A path given as the list of its parts becomes the path: a LangGraph server's JSON view of a
+    checkpoint (what it reads a thread's state through) writes a ``Path`` that way."""
+    if isinstance(value, list | tuple) and value and all(isinstance(part, str) for part in value):
+        return Path(*value)
+    return value
+
+
 class Config(BaseModel):
     """Everything a run can be told. Defaults give a useful run on the embedded models."""
 
@@ -175,10 +183,16 @@ class Config(BaseModel):
             )
         return spec
 
+    @field_validator("home", mode="before")
+    @classmethod
+    def home_folder(cls, home: object) -> object:
+        return path_from_parts(home)
+
     @field_validator("store", mode="before")
     @classmethod
     def folder_or_server(cls, store: object) -> object:
         """A ``chroma://HOST:PORT`` address stays a string (checked); anything else is a folder."""
+        store = path_from_parts(store)
         if isinstance(store, str):
             return store if server_address(store) else Path(store)
         return store

@@ -7,6 +7,7 @@ embed -> view -> cluster -> inspect -> propose -> assign -> select -> reassign -
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -25,24 +26,33 @@ from agent.routes import route_after_propose, route_after_verify
 from agent.state import RunState
 from agent.workspace import RunContext
 
+NODES: list[tuple[str, Any]] = [
+    ("embed", embed),
+    ("view", view),
+    ("cluster", cluster),
+    ("inspect", inspect),
+    ("propose", propose),
+    ("assign", assign),
+    ("select", select),
+    ("reassign", reassign),
+    ("verify", verify),
+    ("finish", finish),
+]
+"""The agent's nodes by name, in the order a first round runs them."""
 
-def build_graph() -> StateGraph[Any, Any, Any, Any]:
-    builder: StateGraph[Any, Any, Any, Any] = StateGraph(RunState, context_schema=RunContext)
-    nodes: list[tuple[str, Any]] = [
-        ("embed", embed),
-        ("view", view),
-        ("cluster", cluster),
-        ("inspect", inspect),
-        ("propose", propose),
-        ("assign", assign),
-        ("select", select),
-        ("reassign", reassign),
-        ("verify", verify),
-        ("finish", finish),
-    ]
-    for name, node in nodes:
-        builder.add_node(name, node)
-    builder.add_edge(START, "embed")
+
+def add_agent(
+    builder: StateGraph[Any, Any, Any, Any],
+    entry: str = START,
+    exit: str = END,
+    wrap: Callable[[Any], Any] | None = None,
+) -> None:
+    """Add the agent's nodes and edges to ``builder``, entered from ``entry`` and left to ``exit``;
+    ``wrap`` (if given) wraps every node. A served graph puts its own steps before and after the
+    agent this way."""
+    for name, node in NODES:
+        builder.add_node(name, wrap(node) if wrap else node)
+    builder.add_edge(entry, "embed")
     builder.add_edge("embed", "view")
     builder.add_edge("view", "cluster")
     builder.add_edge("cluster", "inspect")
@@ -52,7 +62,12 @@ def build_graph() -> StateGraph[Any, Any, Any, Any]:
     builder.add_edge("select", "reassign")
     builder.add_edge("reassign", "verify")
     builder.add_conditional_edges("verify", route_after_verify)
-    builder.add_edge("finish", END)
+    builder.add_edge("finish", exit)
+
+
+def build_graph() -> StateGraph[Any, Any, Any, Any]:
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(RunState, context_schema=RunContext)
+    add_agent(builder)
     return builder
 
 

@@ -88,11 +88,7 @@ def start_run(
     until the run ends (a second process on it is refused)."""
     check_request(corpus, config)
     with claimed(run_dir):
-        if (run_dir / CHECKPOINT).exists():
-            raise RunInputError(
-                f"{run_dir} already holds a run. Resume it (goalcluster resume) or pick --out."
-            )
-        write_run_files(run_dir, config, corpus.name, corpus.ids, corpus.texts)
+        prepare_run(corpus, config, run_dir)
         ws = build_workspace(
             config,
             run_dir,
@@ -105,6 +101,16 @@ def start_run(
             hidden=hidden,
         )
         return _drive(ws, {"config": config})
+
+
+def prepare_run(corpus: Corpus, config: Config, run_dir: Path) -> None:
+    """A run's first step, which ``goalcluster run`` and the served graph share: check the request,
+    then write ``run.json`` and ``corpus.jsonl`` into ``run_dir`` (what a resume, or a served graph,
+    rebuilds the run from). A folder that holds a checkpoint already holds a run, and is refused."""
+    check_request(corpus, config)
+    if (run_dir / CHECKPOINT).exists():
+        raise RunInputError(f"{run_dir} already holds a run. Resume it (goalcluster resume) or pick --out.")
+    write_run_files(run_dir, config, corpus.name, corpus.ids, corpus.texts)
 
 
 def resume_run(

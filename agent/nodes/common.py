@@ -25,14 +25,20 @@ def workspace(runtime: Runtime[RunContext]) -> Workspace:
 
 
 def timed(stage: str) -> Callable[[Node], Node]:
-    """Add the node's wall time to ``stage_seconds[stage]``."""
+    """Add the node's wall time to ``stage_seconds[stage]``, and tell a streaming client (LangGraph's
+    "custom" stream mode) when the stage starts and finishes: ``{"stage", "status", "round"}``, with
+    ``"seconds"`` when it finished. Outside a stream the events go nowhere."""
 
     def wrap(node: Node) -> Node:
         @wraps(node)
         def run(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+            event = {"stage": stage, "round": state.iteration + 1}
+            runtime.stream_writer({**event, "status": "started"})
             started = time.perf_counter()
             update = node(state, runtime)
-            return {**update, "stage_seconds": {stage: time.perf_counter() - started}}
+            seconds = time.perf_counter() - started
+            runtime.stream_writer({**event, "status": "finished", "seconds": round(seconds, 3)})
+            return {**update, "stage_seconds": {stage: seconds}}
 
         return run
 

@@ -15,4 +15,5 @@ from agent.workspace import RunContext
 def finish(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     reason = stop_reason(state)  # the routes only lead here once there is one
     workspace(runtime).say(f"stopped: {reason}")
+    runtime.stream_writer({"stage": "finish", "status": "finished", "stop_reason": reason})
     return {"stop_reason": reason}
