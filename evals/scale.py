@@ -1,14 +1,16 @@
 """How the non-LLM path grows with the corpus: load, embed, cluster, assign by embeddings, select.
 
-    python -m evals scale [--sizes 1000,4000,16000] [--executor local,ray] [--llm-sizes 100,400,1600]
-                          [--llm M] [--out DIR]
+    python -m evals scale [--sizes 1000,4000,16000] [--executor local,ray] [--store chroma://HOST:PORT]
+                          [--llm-sizes 100,400,1600] [--llm M] [--out DIR]
 
 Texts come from the shared labeled sets (pooled, then sampled; past the pool's ~18,000 texts, the
 pool and then texts joined from two pool texts, each new to the store); the candidate explanations are
 sentences built from their gold label names, so the assign and select stages see as many
-candidates as a run would. Embedding goes through a fresh store per size, so every text is
-embedded (the cost a first run pays). Prints seconds and peak memory per stage at each size and
-the fitted growth exponent (time ~ N^b). With ``--llm-sizes`` it also runs the whole agent (default
+candidates as a run would. Embedding goes through a fresh store per size (a new folder, or a new
+collection on a Chroma server given by ``--store``, dropped afterwards), so every text is embedded
+(the cost a first run pays). Prints seconds and peak memory (the process's resident set, its high
+mark reset before each stage where Linux allows) per stage at each size and the fitted growth
+exponent (time ~ N^b). With ``--llm-sizes`` it also runs the whole agent (default
 configuration, no answer cache, a fresh store: the goal view is computed in the run) at those N and
 reports its LLM calls per document and its seconds per 1,000 documents, the goal view included.
 With ``--goal-view-sample S`` the goal view is computed on S documents and extended to the rest;
@@ -23,6 +25,9 @@ import os
 import resource
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +48,7 @@ from tools.extend import sample_rows
 from tools.metrics import agreement
 from tools.prototypes import centre
 from tools.select import select_clusters
-from tools.store import EmbeddingStore
+from tools.store import EmbeddingStore, collection_name, server_address
 
 POOL = ("banking77", "clinc150", "massive_en_test", "agnews")
 CANDIDATES = 30
@@ -78,52 +83,110 @@ def draw(n: int, texts: list[str], labels: list[str], seed: int) -> tuple[list[s
     return joined_texts, joined_labels
 
 
+class StageMeter:
+    """Seconds and peak resident memory (MB) of each stage. Linux keeps a process's high-water mark
+    (VmHWM) and resets it when 5 is written to /proc/self/clear_refs, so each stage's peak is its
+    own; where that is not allowed, the peak is the process's so far (ru_maxrss)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        _reset_peak()
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - started, 3)
+        self.peak_mb[name] = round(peak_rss_mb(), 1)
+
+
+def _reset_peak() -> None:
+    with suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss_mb() -> float:
+    """The resident set's high-water mark since the last reset (MB)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def fresh_store(location: str | None, embedder: str) -> Iterator[EmbeddingStore]:
+    """An empty store: a temporary folder, or a new collection on the Chroma server at ``location``
+    (named for this measurement, dropped afterwards)."""
+    if location is None:
+        with tempfile.TemporaryDirectory() as folder:
+            yield EmbeddingStore(Path(folder) / "store", embedder)
+        return
+    identity = f"{embedder}#scale-{uuid.uuid4().hex[:8]}"
+    try:
+        yield EmbeddingStore(location, identity)
+    finally:
+        import chromadb
+        from chromadb.config import Settings
+
+        host, port = server_address(location) or ("", 0)
+        client = chromadb.HttpClient(host=host, port=port, settings=Settings(anonymized_telemetry=False))
+        client.delete_collection(collection_name(identity))
+
+
 def measure(
-    n: int, texts: list[str], labels: list[str], embedder: Any, seed: int, executor: Executor
+    n: int,
+    texts: list[str],
+    labels: list[str],
+    embedder: Any,
+    seed: int,
+    executor: Executor,
+    store: str | None = None,
 ) -> dict[str, Any]:
     sample, drawn = draw(n, texts, labels, seed)
     ids = [str(i) for i in range(n)]
     names = sorted(set(drawn))[:CANDIDATES]
-    seconds: dict[str, float] = {}
+    meter = StageMeter()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "corpus.jsonl"
         path.write_text(
             "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in zip(ids, sample, strict=True))
         )
-        started = time.perf_counter()
-        corpus = load_corpus(path)
-        seconds["load"] = time.perf_counter() - started
-        started = time.perf_counter()
-        store = EmbeddingStore(Path(folder) / "store", embedder.name)
-        vectors, _ = embed_corpus(corpus.texts, embedder, store, executor=executor)
-        seconds["embed"] = time.perf_counter() - started
-    started = time.perf_counter()
-    labels_micro = partition(vectors, n_clusters=micro_cluster_count(n, 10), random_state=seed)
-    seconds["cluster"] = time.perf_counter() - started
-    started = time.perf_counter()
-    explanations = embedder.embed([f"The text is about {name.replace('_', ' ')}." for name in names])
-    scores = executor.scores(vectors, explanations)
-    members = plausible(scores, min_similarity=0.15, margin=0.06)
-    assign(scores, min_similarity=0.15, overlap_margin=0.015)
-    seconds["assign"] = time.perf_counter() - started
-    started = time.perf_counter()
-    select_clusters(members, min_clusters=2, max_clusters=10)
-    seconds["select"] = time.perf_counter() - started
+        with meter.stage("load"):
+            corpus = load_corpus(path)
+        with fresh_store(store, embedder.name) as vectors_store, meter.stage("embed"):
+            vectors, _ = embed_corpus(corpus.texts, embedder, vectors_store, executor=executor)
+    with meter.stage("cluster"):
+        labels_micro = partition(vectors, n_clusters=micro_cluster_count(n, 10), random_state=seed)
+    with meter.stage("assign"):
+        explanations = embedder.embed([f"The text is about {name.replace('_', ' ')}." for name in names])
+        scores = executor.scores(vectors, explanations)
+        members = plausible(scores, min_similarity=0.15, margin=0.06)
+        assign(scores, min_similarity=0.15, overlap_margin=0.015)
+    with meter.stage("select"):
+        select_clusters(members, min_clusters=2, max_clusters=10)
     return {
         "n": n,
         "executor": executor.name,
+        "store": store or "folder",
         "micro_clusters": len(set(labels_micro.tolist())),
         "candidates": len(names),
-        "seconds": {k: round(v, 3) for k, v in seconds.items()},
-        "total_seconds": round(sum(seconds.values()), 3),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "seconds": meter.seconds,
+        "total_seconds": round(sum(meter.seconds.values()), 3),
+        "peak_mb": meter.peak_mb,
+        "peak_rss_mb": max(meter.peak_mb.values()),
     }
 
 
 def growth_exponent(rows: list[dict[str, Any]], key: str) -> float:
-    """Slope of log(time) against log(N)."""
+    """Slope of log(time) against log(N); ``peak_rss_mb`` gives memory's."""
     n = np.log([row["n"] for row in rows])
-    t = np.log([max(row["seconds"][key] if key != "total" else row["total_seconds"], 1e-6) for row in rows])
+    whole = {"total": "total_seconds", "peak_rss_mb": "peak_rss_mb"}
+    figures = [row[whole[key]] if key in whole else row["seconds"][key] for row in rows]
+    t = np.log([max(figure, 1e-6) for figure in figures])
     return float(np.polyfit(n, t, 1)[0])
 
 
@@ -268,7 +331,7 @@ def main(args: argparse.Namespace) -> int:
         for spec in args.executor.split(","):
             executor, done = make_executor(spec), []
             for n in sizes:
-                done.append(measure(n, texts, labels, embedder, args.seed, executor))
+                done.append(measure(n, texts, labels, embedder, args.seed, executor, args.store))
                 row = done[-1]
                 print(
                     f"{spec} N={n}: {row['seconds']} total {row['total_seconds']} s, "
@@ -276,7 +339,7 @@ def main(args: argparse.Namespace) -> int:
                     flush=True,
                 )
             exponents[spec], table = stage_table(done)
-            tables.append(f"Executor {spec}:\n\n{table}")
+            tables.append(f"Executor {spec}, store {args.store or 'a folder'}:\n\n{table}")
             rows += done
     llm_rows = []
     for n in (int(size) for size in args.llm_sizes.split(",") if size.strip()):
@@ -291,20 +354,23 @@ def main(args: argparse.Namespace) -> int:
 
 
 def stage_table(rows: list[dict[str, Any]]) -> tuple[dict[str, float], str]:
-    """Growth exponents per stage, and the table of seconds per stage at each N."""
+    """Growth exponents per stage (and of peak memory), and the table of seconds and peak MB per
+    stage at each N."""
     stages = ["load", "embed", "cluster", "assign", "select", "total"]
-    exponents = {stage: round(growth_exponent(rows, stage), 2) for stage in stages} if len(rows) > 1 else {}
+    keys = [*stages, "peak_rss_mb"]
+    exponents = {key: round(growth_exponent(rows, key), 2) for key in keys} if len(rows) > 1 else {}
     lines = [
-        "| N | " + " | ".join(f"{s} s" for s in stages) + " | peak RSS MB |",
+        "| N | " + " | ".join(f"{s} s (peak MB)" for s in stages[:-1]) + " | total s | peak RSS MB |",
         "|" + "---|" * (len(stages) + 2),
     ]
     for row in rows:
-        cells = [row["seconds"][s] for s in stages[:-1]] + [row["total_seconds"], row["peak_rss_mb"]]
-        lines.append(f"| {row['n']} | " + " | ".join(str(c) for c in cells) + " |")
+        peaks = row.get("peak_mb", {})
+        cells = [f"{row['seconds'][s]} ({peaks.get(s, '-')})" for s in stages[:-1]]
+        cells += [str(row["total_seconds"]), str(row["peak_rss_mb"])]
+        lines.append(f"| {row['n']} | " + " | ".join(cells) + " |")
     if exponents:
-        lines.append(
-            "| growth exponent b (time ~ N^b) | " + " | ".join(str(exponents[s]) for s in stages) + " | |"
-        )
+        figures = " | ".join(str(exponents[key]) for key in keys)
+        lines.append(f"| growth exponent b (time, memory ~ N^b) | {figures} |")
     return exponents, "\n".join(lines)
 
 
@@ -317,6 +383,11 @@ def add_parser(sub: Any) -> None:
         "--executor",
         default="local",
         help="comma-separated executors for the non-LLM path, each measured in turn (e.g. local,ray)",
+    )
+    parser.add_argument(
+        "--store",
+        help="a Chroma server chroma://HOST:PORT to embed into (a new collection per size, dropped after); "
+        "default: a fresh folder per size",
     )
     parser.add_argument("--llm-sizes", default="", help="N at which to run the agent and count LLM calls")
     parser.add_argument("--llm", default="llamacpp", help="chat model for --llm-sizes")

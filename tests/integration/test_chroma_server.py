@@ -77,3 +77,20 @@ def test_a_chroma_server_holds_the_vectors_and_a_rerun_embeds_nothing(
     local = EmbeddingStore(tmp_path / "folder-store", name).get(hashes)
     assert served.shape == (60, 384)
     np.testing.assert_allclose(served, local, atol=1e-6)
+
+
+def test_evals_scale_embeds_every_text_into_a_new_collection_on_the_server_and_drops_it(
+    chroma_server: str,
+) -> None:
+    import chromadb
+    from chromadb.config import Settings
+
+    from evals.scale import measure
+    from tools.executor import make_executor
+
+    texts = [f"message {i} about a card payment that failed" for i in range(40)]
+    row = measure(30, texts, ["card"] * 40, make_embedder("minilm"), 0, make_executor("local"), chroma_server)
+    assert row["store"] == chroma_server and row["seconds"]["embed"] > 0
+    host, port = chroma_server.removeprefix("chroma://").split(":")
+    client = chromadb.HttpClient(host=host, port=int(port), settings=Settings(anonymized_telemetry=False))
+    assert client.list_collections() == []  # the measurement's collection is gone

@@ -58,6 +58,20 @@ def test_growth_exponent_of_a_linear_and_a_quadratic_stage() -> None:
     assert round(growth_exponent(rows, "total"), 6) == 1.0
 
 
+def test_the_stage_meter_gives_each_stage_its_own_peak_memory() -> None:
+    from evals.scale import StageMeter
+
+    meter = StageMeter()
+    with meter.stage("big"):
+        block = bytearray(200 * 1024 * 1024)  # 200 MB, touched
+        block[::4096] = b"x" * len(block[::4096])
+        del block
+    with meter.stage("small"):
+        sum(range(1000))
+    assert meter.peak_mb["big"] - meter.peak_mb["small"] > 150  # the small stage's peak was reset
+    assert set(meter.seconds) == {"big", "small"}
+
+
 def test_scale_times_every_stage_and_counts_the_agents_calls(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -82,13 +96,16 @@ def test_scale_times_every_stage_and_counts_the_agents_calls(
     args = argparse.Namespace(
         data_dir=str(make_set(tmp_path / "data")), sizes="8,16", llm_sizes="8,20", llm="fake",
         embedder="fake", seed=0, out=tmp_path / "out", verbose=False, view="auto", goal_view_sample=None,
-        held_out=300, executor="local",
+        held_out=300, executor="local", store=None,
     )  # fmt: skip
     assert scale.main(args) == 0
     figures = json.loads((tmp_path / "out" / "scale.json").read_text())
     assert [row["n"] for row in figures["rows"]] == [8, 16] and asked == [8, 20]
     assert set(figures["rows"][0]["seconds"]) == {"load", "embed", "cluster", "assign", "select"}
-    assert set(figures["exponents"]["local"]) == {"load", "embed", "cluster", "assign", "select", "total"}
+    stages = {"load", "embed", "cluster", "assign", "select"}
+    assert set(figures["exponents"]["local"]) == stages | {"total", "peak_rss_mb"}
+    assert set(figures["rows"][0]["peak_mb"]) == stages  # memory per stage, each its own peak
+    assert all(0 < mb <= figures["rows"][0]["peak_rss_mb"] for mb in figures["rows"][0]["peak_mb"].values())
     assert {row["executor"] for row in figures["rows"]} == {"local"}
     assert [row["llm_calls_per_doc"] for row in figures["llm_rows"]] == [1.5, 0.75]
     assert "| 20 | goal (topic) | 15 | 0.75 | 120 | 0.5 |" in capsys.readouterr().out
