@@ -45,7 +45,9 @@ KILL_MARKERS = (
     "initial partition",
     "showing the LLM",
     "described",
+    "matched",
     "selected",
+    "placed",
     "round 1: coverage",
 )
 

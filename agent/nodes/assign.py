@@ -25,6 +25,7 @@ def assign(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     members = plausible(scores, min_similarity=floor(state), margin=config.pool_margin)
     if config.assign_mode == "goalex":
         members, complete = _judge_every_pair(state, ws, members)
+        ws.say(f"matched {len(members)} documents against {len(state.candidates)} candidates, pair by pair")
         return {
             "pair_decided_by": "llm" if complete else "llm+embeddings",
             "budget_exhausted": not complete,
@@ -35,6 +36,11 @@ def assign(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         update.update(_llm_band(state, ws, scores))
         for row, cid in update["llm_choices"].items():
             members[int(row)] = [c.id == cid for c in state.candidates]
+    by_llm = len(update.get("llm_choices", ()))
+    ws.say(
+        f"matched {len(members)} documents against {len(state.candidates)} candidates"
+        + (f" ({by_llm} by the LLM)" if by_llm else "")
+    )
     return {**update, "pair_members": ws.keep(members)}
 
 

@@ -36,6 +36,8 @@ def reassign(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         by_llm[list(decided)] = True
     by_column = {c.id: j for j, c in enumerate(chosen)}
     in_selected_order = result.members[:, [by_column[cid] for cid in state.selected]]
+    placed = int(in_selected_order.any(axis=1).sum())
+    ws.say(f"placed {placed} of {state.n_docs} documents in {len(chosen)} clusters")
     return {
         "memberships": ws.keep(in_selected_order.astype(bool)),
         "confidence": ws.keep(np.round(result.confidence, 4).astype(np.float32)),
