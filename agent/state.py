@@ -121,7 +121,15 @@ class RunState(BaseModel):
     llm_assign: dict[str, float | int | bool] = Field(
         default_factory=dict, description="The auto-mode probe: agreement, documents checked, used."
     )
-    precision: dict[str, float] = Field(default_factory=dict, description="Estimated precision per cluster.")
+    precision: dict[str, float] = Field(
+        default_factory=dict,
+        description="Estimated precision per cluster: the share of its sampled members its explanation fits.",
+    )
+    recall: dict[str, float] = Field(
+        default_factory=dict,
+        description="Estimated recall per cluster, when the run stops: of all documents its explanation "
+        "fits, the share the cluster holds (from the fit rates inside and outside it).",
+    )
     coverage: float = Field(0.0, description="Share of documents in at least one cluster.")
     overlap: float = Field(0.0, description="Share of documents in more than one cluster.")
     iteration: int = Field(0, description="Rounds finished.")

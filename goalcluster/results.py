@@ -37,6 +37,11 @@ class Cluster(BaseModel):
     size: int
     share: float = Field(description="Size over the number of documents.")
     precision: float | None = Field(description="Share of spot-checked members the LLM judged to fit.")
+    recall: float | None = Field(
+        None,
+        description="Of all documents the explanation fits, the share in the cluster (estimated from "
+        "spot-checks inside and outside it when the run stopped).",
+    )
     representatives: list[Member]
 
 
@@ -106,6 +111,7 @@ def collect(state: RunState, ws: Workspace) -> ClusteringResult:
                 size=len(rows),
                 share=round(len(rows) / max(1, state.n_docs), 4),
                 precision=state.precision.get(cid),
+                recall=state.recall.get(cid),
                 representatives=[Member(id=ws.ids[i], text=ws.texts[i]) for i in best],
             )
         )
@@ -143,7 +149,24 @@ def run_metrics(state: RunState, ws: Workspace, assignments: list[DocumentAssign
         "stage_seconds": {k: round(v, 2) for k, v in sorted(state.stage_seconds.items())},
         "truncated_for_embedding": state.truncated_for_embedding,
         "history": [record.model_dump() for record in state.history],
+        "explanations": explanation_checks(state),
     }
+
+
+def explanation_checks(state: RunState) -> dict[str, Any]:
+    """Each selected explanation as a classifier of its cluster, as the spot-checks estimate it: the
+    share of members it fits (precision) and of the documents it fits that the cluster holds (recall),
+    with their means over the clusters that have them."""
+    per_cluster = {
+        cid: {"precision": state.precision.get(cid), "recall": state.recall.get(cid)}
+        for cid in state.selected
+    }
+
+    def mean(key: str) -> float | None:
+        values = [x for v in per_cluster.values() if (x := v[key]) is not None]
+        return round(float(np.mean(values)), 3) if values else None
+
+    return {"precision": mean("precision"), "recall": mean("recall"), "clusters": per_cluster}
 
 
 def write_result(result: ClusteringResult, run_dir: Path) -> None:
@@ -170,13 +193,18 @@ def read_assignments(run_dir: Path) -> list[dict[str, Any]]:
     return read_jsonl(run_dir / "assignments.jsonl", fix=f"goalcluster resume {run_dir} writes it again")
 
 
+def precision_recall(precision: float | None, recall: float | None) -> str:
+    """ "0.67 / 0.80" ("-" for a figure not checked)."""
+    return " / ".join("-" if x is None else f"{x:.2f}" for x in (precision, recall))
+
+
 def summary_table(result: ClusteringResult) -> str:
     """A readable table of the clusters and the run's figures."""
     m = result.metrics
-    lines = [f"{'id':>4}  {'size':>5}  {'share':>6}  {'prec.':>5}  name — explanation"]
+    lines = [f"{'id':>4}  {'size':>5}  {'share':>6}  {'P / R':>11}  name — explanation"]
     for c in result.clusters:
-        precision = "-" if c.precision is None else f"{c.precision:.2f}"
-        lines.append(f"{c.id:>4}  {c.size:>5}  {c.share:>6.1%}  {precision:>5}  {c.name} — {c.explanation}")
+        checks = precision_recall(c.precision, c.recall)
+        lines.append(f"{c.id:>4}  {c.size:>5}  {c.share:>6.1%}  {checks:>11}  {c.name} — {c.explanation}")
     lines.append(
         f"\ncoverage {m['coverage']:.1%} (target {m['coverage_target']:.0%}), overlap {m['overlap']:.1%} "
         f"(max {m['max_overlap']:.0%}), {m['unassigned']} unassigned of {m['documents']}"

@@ -147,7 +147,8 @@ def answer_by_prompt(
 ) -> Callable[[Sequence[Message], dict[str, Any]], dict[str, Any]]:
     """An answer function for ScriptedBackend that answers any of the agent's prompts.
 
-    The goal's aspect is ``aspect``. The model reads a text's aspect as its ``reads`` tag
+    The judge answers ``judge`` ("words": yes when the description and the text share a word of four
+    letters or more). The goal's aspect is ``aspect``. The model reads a text's aspect as its ``reads`` tag
     (``reads=""``: as its first word): its note on a text says that, and a group it describes is
     named after its texts' most common reading."""
 
@@ -168,9 +169,16 @@ def answer_by_prompt(
         if "Which cluster does this text belong to?" in text:
             return {"choice": choice}
         if "Is the description true of this text?" in text:
-            return {"answer": judge}
+            return {"answer": judge if judge != "words" else _shares_a_word(text)}
         if "In one to four words" in text:
             return {"value": text.split('Text: "')[1].split()[0]}
         return proposal
 
     return answer
+
+
+def _shares_a_word(judge_prompt: str) -> str:
+    description = judge_prompt.split('Description: "')[1].split('"')[0]
+    text = judge_prompt.split('Text: "')[1].rsplit('"', 1)[0]
+    words = [set(re.findall(r"\w{4,}", part.lower())) for part in (description, text)]
+    return "yes" if words[0] & words[1] else "no"

@@ -1,5 +1,7 @@
 """Measure the result (coverage, overlap, sizes), have the LLM spot-check each cluster's members
-against its explanation, and decide what the next round should fix."""
+against its explanation, and decide what the next round should fix. When the run stops, each
+explanation is also checked on documents outside its cluster: the two together estimate how much
+of what the explanation describes the cluster holds (its recall)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from langgraph.runtime import Runtime
 from agent.llm.budget import BudgetExceeded
 from agent.nodes.common import by_prototypes, timed, workspace
 from agent.nodes.llm_assign import judge
+from agent.routes import stop_reason
 from agent.state import IterationRecord, RunState
 from agent.workspace import RunContext, Workspace
 from tools.metrics import coverage, overlap
@@ -37,7 +40,7 @@ def verify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         f"round {record.iteration}: coverage {cov:.0%}, overlap {ovl:.0%}, {len(state.selected)} clusters"
         + (f"; next: {action}" if action != "done" else "; targets met")
     )
-    return {
+    update: dict[str, Any] = {
         "coverage": cov,
         "overlap": ovl,
         "precision": precision,
@@ -45,9 +48,12 @@ def verify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         "focus": ws.keep(np.asarray(focus, dtype=np.int64)) if focus else "",
         "focus_clusters": focus_clusters,
         "iteration": state.iteration + 1,
-        "history": [record],
         "budget_exhausted": state.budget_exhausted or exhausted or ws.llm.budget.exhausted,
     }
+    if stop_reason(state.model_copy(update=update)) and not update["budget_exhausted"]:
+        update["recall"], spent = _outside_check(state, ws, members, precision)
+        update["budget_exhausted"] = spent
+    return {**update, "history": [record]}
 
 
 def _spot_check(state: RunState, ws: Workspace, members: np.ndarray) -> tuple[dict[str, float], bool]:
@@ -69,6 +75,41 @@ def _spot_check(state: RunState, ws: Workspace, members: np.ndarray) -> tuple[di
         if verdicts:
             precision[cid] = round(float(np.mean(verdicts)), 3)
     return precision, False
+
+
+def _outside_check(
+    state: RunState, ws: Workspace, members: np.ndarray, precision: dict[str, float]
+) -> tuple[dict[str, float], bool]:
+    """Estimated recall per cluster: of all the documents its explanation fits, the share the cluster
+    holds. The LLM judges the explanation on sampled documents outside the cluster (as many as the
+    spot-check samples inside); the fit rates inside (the precision) and outside, times the two
+    sizes, estimate the fitting documents in and out of the cluster."""
+    config = state.config
+    rng = np.random.default_rng([config.seed, state.iteration, 1])
+    explanations = {c.id: c.explanation for c in state.candidates}
+    recall: dict[str, float] = {}
+    for j, cid in enumerate(state.selected):
+        if cid not in precision:
+            continue
+        outside = np.flatnonzero(~members[:, j])
+        picks = rng.choice(outside, size=min(config.spot_checks, len(outside)), replace=False).tolist()
+        verdicts = []
+        for row in picks:
+            try:
+                verdict = judge(state, ws, explanations[cid], int(row))
+            except BudgetExceeded:
+                return recall, True
+            if verdict is not None:
+                verdicts.append(verdict)
+        if len(outside) and not verdicts:
+            continue  # no valid judgement outside: no estimate
+        fit_inside = precision[cid] * int(members[:, j].sum())
+        fit_outside = float(np.mean(verdicts)) * len(outside) if verdicts else 0.0
+        if fit_inside + fit_outside > 0:
+            recall[cid] = round(fit_inside / (fit_inside + fit_outside), 3)
+    checked = ", ".join(f"{cid} {recall[cid]:.2f}" for cid in state.selected if cid in recall)
+    ws.say(f"explanations checked outside their clusters; estimated recall: {checked or 'none'}")
+    return recall, False
 
 
 def _next_action(

@@ -32,6 +32,26 @@ def clusters_of_run(run_dir: Path) -> list[ChatCluster]:
     ]
 
 
+def run_checks(state: ChatState) -> dict[str, tuple[float | None, float | None]]:
+    """The run's estimated precision and recall of each cluster the thread has kept as the run left
+    it (same explanation, same members but the excluded): an edited cluster's figures are gone."""
+    if not state.run_dir:
+        return {}
+    run_dir, excluded = Path(state.run_dir), set(state.excluded)
+    figures = {
+        c["id"]: (c["precision"], c.get("recall"))
+        for c in json.loads((run_dir / "clusters.json").read_text())
+    }
+    as_run = {c.id: c for c in clusters_of_run(run_dir)}
+    return {
+        c.id: figures[c.id]
+        for c in state.clusters
+        if c.id in as_run
+        and c.explanation == as_run[c.id].explanation
+        and set(c.members) == set(as_run[c.id].members) - excluded
+    }
+
+
 def adopt_run(run_dir: Path, goal: str, state: ChatState, session: ChatSession) -> dict[str, Any]:
     """The state update that makes a finished run's clustering the thread's (pins and edits of the
     old clusters are cleared; excluded documents stay out)."""
@@ -106,11 +126,7 @@ def write_current(state: ChatState, session: ChatSession, folder: Path) -> Path:
     texts = dict(zip(ws.ids, ws.texts, strict=True))
     n = max(1, len(ws.ids) - len(state.excluded))
     base = json.loads((Path(state.run_dir) / "metrics.json").read_text()) if state.run_dir else {}
-    precision = {}
-    if state.run_dir:
-        precision = {
-            c["id"]: c["precision"] for c in json.loads((Path(state.run_dir) / "clusters.json").read_text())
-        }
+    checks = run_checks(state)
     clusters = [
         {
             "id": c.id,
@@ -118,7 +134,8 @@ def write_current(state: ChatState, session: ChatSession, folder: Path) -> Path:
             "explanation": c.explanation,
             "size": len(c.members),
             "share": round(len(c.members) / n, 4),
-            "precision": precision.get(c.id),
+            "precision": checks.get(c.id, (None, None))[0],
+            "recall": checks.get(c.id, (None, None))[1],
             "representatives": [{"id": d, "text": texts[d]} for d in c.members[:REPRESENTATIVES]],
         }
         for c in sorted(state.clusters, key=lambda c: -len(c.members))

@@ -11,10 +11,10 @@ from pydantic import BaseModel, Field
 
 from agent.llm.trace import Trace
 from goalcluster.chat.actions import COMMANDS, Search, ShowCluster, Summarize, Why, usage
-from goalcluster.chat.clustering import find
+from goalcluster.chat.clustering import find, run_checks
 from goalcluster.chat.session import ChatSession
 from goalcluster.chat.state import ChatState
-from goalcluster.results import read_assignments
+from goalcluster.results import precision_recall, read_assignments
 from tools.prototypes import normalise
 from tools.store import text_hash
 from tools.text import clip
@@ -38,11 +38,13 @@ def list_clusters(state: ChatState, session: ChatSession) -> Reply:
     if not state.clusters:
         return {}, "There is no clustering yet. Ask for one, e.g. /cluster group the texts by topic"
     n = max(1, len(session.ws.ids) - len(state.excluded))
-    lines = [f"Goal: {state.goal or '(by topic)'}"]
+    checks = run_checks(state)
+    lines = [f"Goal: {state.goal or '(by topic)'}", f"  {'id':>4}  {'size':>5}  {'share':>6}  {'P / R':>11}"]
     for c in state.clusters:
-        lines.append(
-            f"  {c.id:>4}  {len(c.members):>5}  {len(c.members) / n:6.1%}  {c.name} — {c.explanation}"
-        )
+        figures = precision_recall(*checks.get(c.id, (None, None)))
+        size = f"{len(c.members):>5}  {len(c.members) / n:6.1%}"
+        lines.append(f"  {c.id:>4}  {size}  {figures:>11}  {c.name} — {c.explanation}")
+    lines.append("  P / R: the run's estimated precision and recall of each explanation (- once edited)")
     unassigned = n - len({d for c in state.clusters for d in c.members})
     lines.append(f"coverage {state.coverage:.1%}, overlap {state.overlap:.1%}, {unassigned} unassigned")
     return {}, "\n".join(lines)

@@ -37,6 +37,7 @@ class ClusterView:
     size: int
     share: float
     precision: float | None
+    recall: float | None
     representatives: list[tuple[str, str]]
     members: list[tuple[str, str]]
 
@@ -98,6 +99,7 @@ def load_report(run_dir: Path, gold_path: Path | None = None) -> ReportData:
             size=c["size"],
             share=c["share"],
             precision=c["precision"],
+            recall=c.get("recall"),  # runs from before recall was estimated have none
             representatives=[(m["id"], m["text"]) for m in c["representatives"]],
             members=[(ids[i], texts[i]) for i in np.flatnonzero(members[:, j])],
         )

@@ -46,14 +46,14 @@ def render_markdown(data: ReportData) -> str:
         "",
         "## Clusters",
         "",
-        "| # | name | explanation | size | share | est. precision |",
-        "|---|---|---|---|---|---|",
+        "| # | name | explanation | size | share | est. precision | est. recall |",
+        "|---|---|---|---|---|---|---|",
     ]
     for c in data.clusters:
-        precision = "not checked" if c.precision is None else f"{c.precision:.2f}"
+        precision, recall = (_checked(x) for x in (c.precision, c.recall))
         out.append(
             f"| {c.index + 1} | {md(c.name)} | {md(c.explanation)} | {c.size} | {_pct(c.share)} "
-            f"| {precision} |"
+            f"| {precision} | {recall} |"
         )
     for c in data.clusters:
         out += ["", f"### {c.index + 1}. {md(c.name)}", "", md(c.explanation), "", "Examples:", ""]
@@ -94,3 +94,7 @@ def render_markdown(data: ReportData) -> str:
             out.append(f"| {md(name)} | " + " | ".join(str(v) for v in counts) + " |")
     out += ["", "The 2-D map of the documents is in report.html.", ""]
     return "\n".join(out)
+
+
+def _checked(figure: float | None) -> str:
+    return "not checked" if figure is None else f"{figure:.2f}"

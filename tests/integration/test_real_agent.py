@@ -66,6 +66,11 @@ def test_cli_run_killed_part_way_resumes_without_asking_again(
     assert metrics["stop_reason"] in {"targets_met", "max_iterations"}
     clusters = json.loads((run_dir / "clusters.json").read_text())
     assert clusters and all(c["name"] and c["explanation"] for c in clusters)
+    # Each explanation checked as a classifier by the real model: inside its cluster and outside.
+    checks = metrics["explanations"]["clusters"]
+    assert set(checks) == {c["id"] for c in clusters}
+    figures = [x for c in checks.values() for x in (c["precision"], c["recall"]) if x is not None]
+    assert any(c["recall"] is not None for c in checks.values()) and all(0 <= x <= 1 for x in figures)
     rows = [json.loads(line) for line in (run_dir / "assignments.jsonl").read_text().splitlines()]
     assert len(rows) == 40 and {r["id"] for r in rows} <= {json.loads(x)["id"] for x in data.open()}
     covered = sum(1 for r in rows if r["cluster_ids"]) / len(rows)

@@ -63,7 +63,7 @@ class Scripted:
 
     def __init__(self) -> None:
         self.actions: list[dict[str, Any]] = []
-        self.agent = answer_by_prompt()
+        self.agent = answer_by_prompt(judge="words")
 
     def __call__(self, messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
         text = messages[1]["content"]
@@ -116,7 +116,8 @@ def test_every_action_through_the_chat_graph(chat_setup: Any) -> None:
     assert state.coverage == 1.0 and "coverage 100.0% (target 90%, met)" in state.reply
     ids = {c.name: c.id for c in state.clusters}
     card, parcel, password = ids["Card payments"], ids["Parcel delivery"], ids["Password login"]
-    assert "Card payments —" in chat.send("/clusters").reply
+    listed = chat.send("/clusters").reply  # with the run's estimated precision and recall
+    assert f"{card}      8   33.3%  1.00 / 1.00  Card payments —" in listed
     shown = chat.send(f"/show {card} 2").reply
     assert shown.count("\n  card-") == 2
 
@@ -127,6 +128,8 @@ def test_every_action_through_the_chat_graph(chat_setup: Any) -> None:
     state = chat.send(f"/merge {card} {parcel}")
     merged = next(c for c in state.clusters if c.name == "Card payments + Parcel delivery")
     assert len(state.clusters) == 2 and len(merged.members) == 16 and "Done: merged" in state.reply
+    listed = chat.send("/clusters").reply  # an edited cluster's figures are no longer the run's
+    assert f"{merged.id}     16   66.7%        - / -" in listed and "1.00 / 1.00  Password login" in listed
 
     script.actions.append({"action": "rename", "cluster": merged.id, "text": "Payments and parcels"})
     state = chat.send("call the merged one Payments and parcels")

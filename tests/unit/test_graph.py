@@ -9,7 +9,7 @@ import pytest
 from fakes import FakeEmbedder, ScriptedBackend, answer_by_prompt, corpus_of_topics
 
 from agent.config import Config
-from goalcluster.results import ClusteringResult
+from goalcluster.results import ClusteringResult, summary_table
 from goalcluster.runner import RunInputError, start_run
 from tools.corpus import Corpus
 from tools.metrics import hungarian_accuracy
@@ -45,14 +45,18 @@ def backend(n: int = 200, **kwargs: object) -> ScriptedBackend:
 
 def test_targets_met_in_one_round(tmp_path: Path) -> None:
     corpus, gold = topics_corpus()
-    fake = backend()
+    fake = backend(judge="words")
     result = cluster_run(corpus, config(tmp_path), tmp_path / "run", fake)
     assert result.metrics["stop_reason"] == "targets_met"
     assert result.metrics["coverage"] >= 0.9 and result.metrics["overlap"] <= 0.1
     assert {c.name for c in result.clusters} == {"Card payments", "Parcel delivery", "Password login"}
     assert hungarian_accuracy(gold, result.labels()) == 1.0
-    assert all(c.precision == 1.0 for c in result.clusters)
-    assert result.metrics["llm_calls"] == len(fake.calls) == 1 + 3 * 2  # one proposal, two checks per cluster
+    # One proposal; per cluster two checks of members and, as the run stops, two of other documents.
+    assert result.metrics["llm_calls"] == len(fake.calls) == 1 + 3 * 2 + 3 * 2
+    assert all(c.precision == 1.0 and c.recall == 1.0 for c in result.clusters)
+    checks = result.metrics["explanations"]
+    assert checks["precision"] == checks["recall"] == 1.0 and len(checks["clusters"]) == 3
+    assert "1.00 / 1.00" in summary_table(result)
     run = tmp_path / "run"
     rows = [json.loads(line) for line in (run / "assignments.jsonl").read_text().splitlines()]
     assert len(rows) == len(corpus) and all(len(r["cluster_ids"]) == 1 for r in rows)

@@ -72,6 +72,37 @@ def test_verify_measures_and_picks_the_next_action(tmp_path: Path) -> None:
     assert update["iteration"] == 1 and update["history"][0].coverage == round(10 / 12, 4)
 
 
+def test_as_the_run_stops_each_explanation_is_checked_outside_its_cluster(tmp_path: Path) -> None:
+    """Recall: of the documents an explanation fits, the share in its cluster, from the fit rates
+    inside (the precision) and outside, each times the number of documents there."""
+    config = Config(home=tmp_path, spot_checks=2, use_cache=False, max_iterations=1, coverage=0.95)
+    candidates = [Candidate(id=f"c{i}", name=f"n{i}", explanation=f"e{i}", origin="x") for i in (1, 2)]
+    members = np.zeros((12, 2), dtype=bool)
+    members[:4, 0], members[4:, 1] = True, True  # 4 and 8 documents
+    verdicts = ["yes", "yes", "yes", "no", "yes", "no", "no", "no"]  # c1 in, c2 in, c1 out, c2 out
+    verdicts += ["yes"] * 4  # the second call's checks inside
+    ctx = runtime(tmp_path, ScriptedBackend([{"answer": v} for v in verdicts]), config)
+    ws = ctx.context.workspace
+    assert ws is not None
+    state = RunState(
+        config=config,
+        candidates=candidates,
+        selected=["c1", "c2"],
+        memberships=ws.keep(members),
+        n_docs=12,
+        decided_by=ws.keep(np.zeros(12, dtype=bool)),
+        confidence=ws.keep(np.full(12, 0.1, dtype=np.float32)),
+    )
+    update = verify(state, ctx)
+    assert update["precision"] == {"c1": 1.0, "c2": 0.5}
+    # c1: 4 fitting inside, half of the 8 outside fit -> 4 / (4 + 4); c2: none outside fits.
+    assert update["recall"] == {"c1": 0.5, "c2": 1.0}
+    members[11] = False  # one document uncovered, and rounds left: the run goes on
+    going_on = {"config": config.model_copy(update={"max_iterations": 3}), "memberships": ws.keep(members)}
+    update = verify(state.model_copy(update=going_on), ctx)
+    assert update["action"] == "uncovered" and "recall" not in update  # checked inside only
+
+
 def test_groups_named_alike_stay_apart_with_numbered_names(tmp_path: Path) -> None:
     config = Config(home=tmp_path, goal="why", view="semantic", assign_by="prototypes", use_cache=False)
     same = {"name": "Same thing", "explanation": "The text is about the same thing."}

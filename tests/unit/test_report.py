@@ -37,6 +37,7 @@ def fixed_run(folder: Path) -> Path:
             "size": 3,
             "share": 0.6,
             "precision": 1.0,
+            "recall": 0.75,
             "representatives": [{"id": "d1", "text": TEXTS[0]}, {"id": "d2", "text": HOSTILE}],
         },
         {
