@@ -58,22 +58,16 @@ def verify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 def _spot_check(state: RunState, ws: Workspace, members: np.ndarray) -> tuple[dict[str, float], bool]:
     """Estimated precision per cluster: the share of sampled members the LLM says fit."""
-    config, rng = state.config, np.random.default_rng(state.config.seed + state.iteration)
+    rng = np.random.default_rng(state.config.seed + state.iteration)
     explanations = {c.id: c.explanation for c in state.candidates}
     precision: dict[str, float] = {}
     for j, cid in enumerate(state.selected):
-        rows = np.flatnonzero(members[:, j])
-        picks = rng.choice(rows, size=min(config.spot_checks, len(rows)), replace=False).tolist()
-        verdicts = []
-        for row in picks:
-            try:
-                verdict = judge(state, ws, explanations[cid], int(row))
-            except BudgetExceeded:
-                return precision, True
-            if verdict is not None:  # no valid judgement: one spot-check fewer
-                verdicts.append(verdict)
-        if verdicts:
-            precision[cid] = round(float(np.mean(verdicts)), 3)
+        try:
+            rate = _fit_rate(state, ws, explanations[cid], np.flatnonzero(members[:, j]), rng)
+        except BudgetExceeded:
+            return precision, True
+        if rate is not None:
+            precision[cid] = round(rate, 3)
     return precision, False
 
 
@@ -84,32 +78,35 @@ def _outside_check(
     holds. The LLM judges the explanation on sampled documents outside the cluster (as many as the
     spot-check samples inside); the fit rates inside (the precision) and outside, times the two
     sizes, estimate the fitting documents in and out of the cluster."""
-    config = state.config
-    rng = np.random.default_rng([config.seed, state.iteration, 1])
+    rng = np.random.default_rng([state.config.seed, state.iteration, 1])
     explanations = {c.id: c.explanation for c in state.candidates}
     recall: dict[str, float] = {}
     for j, cid in enumerate(state.selected):
         if cid not in precision:
             continue
         outside = np.flatnonzero(~members[:, j])
-        picks = rng.choice(outside, size=min(config.spot_checks, len(outside)), replace=False).tolist()
-        verdicts = []
-        for row in picks:
-            try:
-                verdict = judge(state, ws, explanations[cid], int(row))
-            except BudgetExceeded:
-                return recall, True
-            if verdict is not None:
-                verdicts.append(verdict)
-        if len(outside) and not verdicts:
-            continue  # no valid judgement outside: no estimate
-        fit_inside = precision[cid] * int(members[:, j].sum())
-        fit_outside = float(np.mean(verdicts)) * len(outside) if verdicts else 0.0
+        try:
+            rate = _fit_rate(state, ws, explanations[cid], outside, rng) if len(outside) else 0.0
+        except BudgetExceeded:
+            return recall, True
+        if rate is None:  # no valid judgement outside: no estimate
+            continue
+        fit_inside, fit_outside = precision[cid] * int(members[:, j].sum()), rate * len(outside)
         if fit_inside + fit_outside > 0:
             recall[cid] = round(fit_inside / (fit_inside + fit_outside), 3)
     checked = ", ".join(f"{cid} {recall[cid]:.2f}" for cid in state.selected if cid in recall)
     ws.say(f"explanations checked outside their clusters; estimated recall: {checked or 'none'}")
     return recall, False
+
+
+def _fit_rate(
+    state: RunState, ws: Workspace, explanation: str, rows: np.ndarray, rng: np.random.Generator
+) -> float | None:
+    """The share of ``spot_checks`` documents drawn from ``rows`` that the LLM says ``explanation``
+    fits (None without a valid judgement: an item the LLM could not judge is one check fewer)."""
+    picks = rng.choice(rows, size=min(state.config.spot_checks, len(rows)), replace=False).tolist()
+    verdicts = [v for row in picks if (v := judge(state, ws, explanation, int(row))) is not None]
+    return float(np.mean(verdicts)) if verdicts else None
 
 
 def _next_action(
