@@ -53,8 +53,19 @@ class WebChat:
     def __init__(self, chat: Chat, guard: Guard) -> None:
         self.chat, self.guard, self.notice = chat, guard, ""
         self._lock = threading.Lock()
+        self._page: dict[str, Any] = {}
+        self._page_turns = -1
         if not self.chat.state().seeded and chat.session.base_run is not None:
             self.chat.send("/clusters")  # the first turn takes the run folder's clustering
+
+    def overview(self) -> dict[str, Any]:
+        """The main page's variables, computed again only when the thread has had a turn since (the
+        thread folder is claimed, so only this server changes it)."""
+        state = self.chat.state()
+        if self._page_turns != len(state.messages):
+            self._page = pages.overview(state, self.chat.session)
+            self._page_turns = len(state.messages)
+        return self._page
 
     def locked(self, work: Callable[[], T]) -> T:
         with self._lock:
@@ -86,7 +97,7 @@ def build_app(chat: Chat, *, host: str = "127.0.0.1", token: str | None = None) 
     web = WebChat(chat, Guard(host=host, token=token))
 
     async def index(request: Request) -> Response:
-        page = await run_in_threadpool(web.locked, lambda: pages.overview(web.chat.state(), web.chat.session))
+        page = await run_in_threadpool(web.locked, web.overview)
         return web.render("index.html.j2", **page, edits=pages.EDITS)
 
     async def cluster(request: Request) -> Response:
