@@ -205,3 +205,17 @@ def test_serve_command_refuses_an_open_host_without_a_token(
     error = capsys.readouterr().err
     assert "--host 0.0.0.0" in error and "--token" in error
     assert not (data.parent / "runs").exists()  # refused before anything was opened or written
+
+
+def test_serve_command_names_the_extra_when_starlette_is_missing(
+    setup: Any, capsys: Any, monkeypatch: Any
+) -> None:
+    import sys
+
+    from goalcluster.cli import main
+
+    data, config, _ = setup
+    monkeypatch.chdir(data.parent)
+    monkeypatch.setitem(sys.modules, "goalcluster.web.app", None)  # as if starlette were not installed
+    assert main(["serve", str(data), "--home", str(config.home)]) == 2
+    assert '-e ".[web]"' in capsys.readouterr().err
