@@ -25,6 +25,7 @@ from goalcluster import commands
 from goalcluster.chat.session import ChatError
 from goalcluster.report import ReportError
 from goalcluster.runner import RunInputError
+from goalcluster.web import ServeError
 from tools.corpus import CorpusError
 from tools.embedders import EmbedderError
 from tools.executor import ExecutorError
@@ -45,6 +46,7 @@ EXPECTED_ERRORS = (
     RunInputError,
     ReportError,
     ChatError,
+    ServeError,
 )
 
 
@@ -297,6 +299,21 @@ def build_parser() -> argparse.ArgumentParser:
     _llm_args(chat)
     _run_args(chat)
     chat.set_defaults(handler=commands.chat)
+
+    serve = sub.add_parser("serve", help="explore and steer a chat thread in the browser (the web extra)")
+    _common(serve)
+    serve.add_argument("target", type=Path, help="a data file, or a run or chat folder")
+    serve.add_argument("--thread", default="main", help="chat thread to open or resume (default %(default)s)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    serve.add_argument("--port", type=_positive, default=8765, help="port (default %(default)s)")
+    serve.add_argument(
+        "--token", help="password needed by every request (required with a --host beyond this machine)"
+    )
+    serve.add_argument("--seed", type=int, default=_default(Config, "seed"), help="random seed (%(default)s)")
+    _embedder_arg(serve)
+    _llm_args(serve)
+    _run_args(serve)
+    serve.set_defaults(handler=commands.serve)
 
     discover = sub.add_parser(
         "discover", help="no goal? find the ways the corpus can be grouped, one clustering each"

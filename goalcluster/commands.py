@@ -14,6 +14,7 @@ from tqdm import tqdm
 from agent.config import Config
 from agent.llm.packaged import PACKAGED_MODELS, ensure_model, is_assembled, is_installed
 from agent.workspace import make_run_embedder, say
+from goalcluster.chat.graph import Chat
 from goalcluster.chat.session import open_session
 from goalcluster.chat.terminal import run_chat
 from goalcluster.criteria import discover as find_criteria
@@ -21,6 +22,7 @@ from goalcluster.criteria import discovery_markdown
 from goalcluster.report import ReportError, write_reports
 from goalcluster.results import ClusteringResult, summary_table
 from goalcluster.runner import RunInputError, resume_run, start_run
+from goalcluster.web import MISSING_EXTRA, ServeError
 from tools.corpus import Corpus, load_corpus, sample_corpus
 from tools.embed import embed_corpus
 from tools.embedders import EmbedderError, packaged_minilm_path
@@ -155,6 +157,29 @@ def chat(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     session = open_session(args.target, args.thread, config, out=args.out, quiet=args.quiet)
     run_chat(session, first=f"/cluster {args.goal}" if args.goal else "")
     return {"folder": str(session.folder), "thread": args.thread}
+
+
+def serve(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    try:
+        import uvicorn
+
+        from goalcluster.web.app import build_app
+        from goalcluster.web.security import check_host
+    except ImportError as error:
+        raise ServeError(f"{MISSING_EXTRA} ({error})") from None
+    check_host(args.host, args.token)  # before the models load
+    session = open_session(args.target, args.thread, config, out=args.out, quiet=args.quiet)
+    app = build_app(Chat(session), host=args.host, token=args.token)
+    if args.goal and not app.state.web.chat.state().clusters:
+        app.state.web.chat.send(f"/cluster {args.goal}")
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{shown}:{args.port}/" + (f"?token={args.token}" if args.token else "")
+    say(f"serving thread {args.thread!r} of {session.folder} at {url} (Ctrl-C stops)")
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        app.state.web.close()
+    return {"folder": str(session.folder), "thread": args.thread, "url": url}
 
 
 def discover(args: argparse.Namespace, config: Config) -> dict[str, Any]:

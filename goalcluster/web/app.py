@@ -1,0 +1,190 @@
+"""The routes of ``goalcluster serve``: pages over one chat thread, and forms that send the chat
+the same slash commands a user would type (so each edit is the chat's typed action, re-verified
+and checkpointed). One lock serialises the thread: the chat is one conversation."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from goalcluster.chat.actions import Export, Why
+from goalcluster.chat.edits import export
+from goalcluster.chat.graph import Chat
+from goalcluster.chat.session import ChatError
+from goalcluster.chat.views import why
+from goalcluster.report import write_reports
+from goalcluster.web import pages
+from goalcluster.web.security import HEADERS, Guard
+
+T = TypeVar("T")
+MAX_BODY = 64 * 1024
+DOWNLOADS = {
+    "report.html": "text/html; charset=utf-8",
+    "report.md": "text/markdown; charset=utf-8",
+    "assignments.csv": "text/csv; charset=utf-8",
+    "assignments.jsonl": "application/x-ndjson",
+}
+
+_env = Environment(
+    loader=PackageLoader("goalcluster.web", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class WebChat:
+    """The thread the pages show, the guard's rules, and a note for the next page."""
+
+    def __init__(self, chat: Chat, guard: Guard) -> None:
+        self.chat, self.guard, self.notice = chat, guard, ""
+        self._lock = threading.Lock()
+        self._page: dict[str, Any] = {}
+        self._page_turns = -1
+        if not self.chat.state().seeded and chat.session.base_run is not None:
+            self.chat.send("/clusters")  # the first turn takes the run folder's clustering
+
+    def overview(self) -> dict[str, Any]:
+        """The main page's variables, computed again only when the thread has had a turn since (the
+        thread folder is claimed, so only this server changes it)."""
+        state = self.chat.state()
+        if self._page_turns != len(state.messages):
+            self._page = pages.overview(state, self.chat.session)
+            self._page_turns = len(state.messages)
+        return self._page
+
+    def locked(self, work: Callable[[], T]) -> T:
+        with self._lock:
+            return work()
+
+    def render(self, name: str, status: int = 200, **variables: Any) -> HTMLResponse:
+        notice, self.notice = self.notice, ""
+        html = _env.get_template(name).render(csrf=self.guard.csrf, notice=notice, **variables)
+        return HTMLResponse(html, status_code=status, headers=HEADERS)  # also on pages the guard skips
+
+    async def form(self, request: Request) -> dict[str, str]:
+        """The POST body's fields (urlencoded); 403 without this server's CSRF token."""
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            raise HTTPException(413, "The form is too large.")
+        fields = {
+            k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()
+        }
+        if not self.guard.csrf_ok(fields.get("csrf")):
+            raise HTTPException(403, "Forbidden: the form's CSRF token is missing or stale; reload the page.")
+        return fields
+
+    def close(self) -> None:
+        self.chat.close()
+
+
+def build_app(chat: Chat, *, host: str = "127.0.0.1", token: str | None = None) -> Starlette:
+    """The ASGI app over ``chat``'s thread; :class:`ServeError` for a non-loopback host without a token."""
+    web = WebChat(chat, Guard(host=host, token=token))
+
+    async def index(request: Request) -> Response:
+        page = await run_in_threadpool(web.locked, web.overview)
+        return web.render("index.html.j2", **page, edits=pages.EDITS)
+
+    async def cluster(request: Request) -> Response:
+        cid, q = request.path_params["cid"], request.query_params.get("q", "")
+        try:
+            page = int(request.query_params.get("page", "1"))
+        except ValueError:
+            page = 1
+        try:
+            found = await run_in_threadpool(
+                web.locked, lambda: pages.members(web.chat.state(), web.chat.session, cid, page, q)
+            )
+        except ChatError as error:
+            return web.render("message.html.j2", 404, title="No such cluster", message=str(error))
+        return web.render("cluster.html.j2", m=found)
+
+    async def why_page(request: Request) -> Response:
+        doc = request.query_params.get("doc", "")
+        try:
+            _, reply = await run_in_threadpool(
+                web.locked, lambda: why(Why(document=doc), web.chat.state(), web.chat.session)
+            )
+        except ChatError as error:
+            return web.render("message.html.j2", 404, title="No such document", message=str(error))
+        return web.render("message.html.j2", title=f"Why {doc} is where it is", message=reply)
+
+    async def edit(request: Request) -> Response:
+        form = await web.form(request)
+        try:
+            line, _ = pages.edit_command(form)
+        except ChatError as error:
+            web.notice = f"Cannot do that: {error}"
+            return RedirectResponse("./", status_code=303)
+        state = await run_in_threadpool(web.locked, lambda: web.chat.send(line))
+        web.notice = state.reply
+        back = form.get("back", "")
+        return RedirectResponse(back if back.startswith("cluster/") else "./", status_code=303)
+
+    async def chat_post(request: Request) -> Response:
+        text = (await web.form(request)).get("text", "").strip()
+        if text:
+            await run_in_threadpool(web.locked, lambda: web.chat.send(text))
+        return RedirectResponse("./#chat", status_code=303)
+
+    async def download(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in DOWNLOADS:
+            raise HTTPException(404, "No such download.")
+        try:
+            path = await run_in_threadpool(web.locked, lambda: _written(web.chat, name))
+        except ChatError as error:
+            return web.render("message.html.j2", 409, title="Nothing to download yet", message=str(error))
+        return FileResponse(path, media_type=DOWNLOADS[name], filename=name)
+
+    async def error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, HTTPException):
+            return web.render("message.html.j2", exc.status_code, title="Refused", message=exc.detail)
+        return web.render(
+            "message.html.j2", 500, title="Something went wrong", message="The server could not do that "
+            "(see its terminal). The thread is as it was after its last finished turn.",
+        )  # fmt: skip
+
+    app = Starlette(
+        routes=[
+            Route("/", index),
+            Route("/cluster/{cid}", cluster),
+            Route("/why", why_page),
+            Route("/edit", edit, methods=["POST"]),
+            Route("/chat", chat_post, methods=["POST"]),
+            Route("/download/{name}", download),
+            Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+        ],
+        middleware=[Middleware(BaseHTTPMiddleware, dispatch=web.guard)],
+        exception_handlers={HTTPException: error, Exception: error},
+    )
+    app.state.web = web
+    return app
+
+
+def _written(chat: Chat, name: str) -> Path:
+    """Write the thread's current folder (and the file asked for) as /report and /export do."""
+    state, session = chat.state(), chat.session
+    if not state.clusters:
+        raise ChatError("there is no clustering yet; ask for one first (/cluster GOAL)")
+    folder = pages.write_folder(state, session)
+    if name.startswith("report."):
+        write_reports(folder)
+    elif name == "assignments.csv":
+        export(Export(path=str(folder / name), overwrite=True), state, session)
+    return folder / name
