@@ -34,7 +34,7 @@ $(BIN)/goalcluster: pyproject.toml constraints.txt
 	$(BIN)/pip install torch==2.13.0
 	ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_FLAGS)" \
 		$(BIN)/pip wheel --no-deps --no-cache-dir "llama-cpp-python==$(LLAMA_VERSION)" -w $(WHEELS)
-	$(BIN)/pip install --find-links $(WHEELS) -c constraints.txt -e ".[small,server,ray,service,evals,dev]"
+	$(BIN)/pip install --find-links $(WHEELS) -c constraints.txt -e ".[small,server,ray,service,web,evals,dev]"
 	$(BIN)/goalcluster models --prepare
 	touch $@
 
