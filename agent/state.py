@@ -7,7 +7,7 @@ by its content hash: a checkpoint's size does not grow with the corpus."""
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -129,6 +129,11 @@ class RunState(BaseModel):
         default_factory=dict,
         description="Estimated recall per cluster, when the run stops: of all documents its explanation "
         "fits, the share the cluster holds (from the fit rates inside and outside it).",
+    )
+    sharpened: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="With `sharpen`: each explanation tried against its nearest cluster, old and new, "
+        "their fit rates on held-back members of both, and whether the new one was kept.",
     )
     coverage: float = Field(0.0, description="Share of documents in at least one cluster.")
     overlap: float = Field(0.0, description="Share of documents in more than one cluster.")

@@ -22,7 +22,9 @@ PROMPT_CHARS: int = Config.model_fields["prompt_chars"].default  # the agent's o
 BATCH = 12
 
 
-def run_goalcluster(task: Task, assign_mode: str = "auto", view: str = "auto") -> Outcome:
+def run_goalcluster(
+    task: Task, assign_mode: str = "auto", view: str = "auto", sharpen: bool = False
+) -> Outcome:
     """goalcluster on the task, with a fresh embedding store: every vector it uses (the goal view's
     forward passes included) is computed and timed in this run."""
     started = time.perf_counter()
@@ -41,6 +43,7 @@ def run_goalcluster(task: Task, assign_mode: str = "auto", view: str = "auto") -
         store=task.out / "store",
         use_cache=False,
         budget_calls=task.budget_calls,
+        sharpen=sharpen,
     )
     seconds = time.perf_counter() - started
     with (task.out / GOLD_FILE).open("w", encoding="utf-8") as gold:
@@ -74,6 +77,11 @@ def goalcluster_default(task: Task) -> Outcome:
 def goalcluster_semantic(task: Task) -> Outcome:
     """The behaviour before goal views: the semantic view, explanations assigned by similarity."""
     return run_goalcluster(task, view="semantic")
+
+
+def goalcluster_sharpen(task: Task) -> Outcome:
+    """The default with ``sharpen``: explanations contrasted with their nearest cluster as the run stops."""
+    return run_goalcluster(task, sharpen=True)
 
 
 def goalex(task: Task) -> Outcome:

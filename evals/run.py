@@ -44,6 +44,7 @@ METHODS: dict[str, Callable[[Task], Outcome]] = {
     "bertopic": baselines.bertopic,
     "goalcluster": llm_methods.goalcluster_default,
     "goalcluster-semantic": llm_methods.goalcluster_semantic,
+    "goalcluster-sharpen": llm_methods.goalcluster_sharpen,
     "goalex": llm_methods.goalex,
     "llm-classify": llm_methods.llm_classify,
 }

@@ -179,6 +179,12 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         default=_default(Config, "max_iterations"),
         help="most rounds (%(default)s)",
     )
+    parser.add_argument(
+        "--sharpen",
+        action="store_true",
+        help="as the run stops, contrast each cluster with its nearest and keep a sharper explanation "
+        "where checks on unseen members prefer it (more LLM calls)",
+    )
     parser.add_argument("--budget-calls", type=int, help="most LLM calls")
     parser.add_argument("--budget-tokens", type=int, help="most LLM tokens")
     parser.add_argument(
@@ -377,6 +383,7 @@ def config_from(args: argparse.Namespace) -> Config:
             view_model=args.view_model,
             view_prompt=args.view_prompt,
             goal_view_sample=args.goal_view_sample,
+            sharpen=args.sharpen,
         )
         if args.assign_by:
             values["assign_by"] = args.assign_by

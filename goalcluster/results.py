@@ -150,6 +150,7 @@ def run_metrics(state: RunState, ws: Workspace, assignments: list[DocumentAssign
         "truncated_for_embedding": state.truncated_for_embedding,
         "history": [record.model_dump() for record in state.history],
         "explanations": explanation_checks(state),
+        "sharpened": state.sharpened,
     }
 
 

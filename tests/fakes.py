@@ -179,6 +179,6 @@ def answer_by_prompt(
 
 def _shares_a_word(judge_prompt: str) -> str:
     description = judge_prompt.split('Description: "')[1].split('"')[0]
-    text = judge_prompt.split('Text: "')[1].rsplit('"', 1)[0]
+    text = judge_prompt.split('Text: "')[1].split('"\n\nIs the description')[0]
     words = [set(re.findall(r"\w{4,}", part.lower())) for part in (description, text)]
     return "yes" if words[0] & words[1] else "no"

@@ -72,6 +72,17 @@ CASES: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
         {"goal": GOAL, "aspect": "reason for complaint", "texts": TEXTS[:2], "others": CLUSTERS[1:]},
         ClusterDescription,
     ),
+    "contrast": (
+        {
+            "goal": GOAL,
+            "aspect": "reason for complaint",
+            "explanation": CLUSTERS[0]["explanation"],
+            "other_explanation": "The customer complains about a refund.",
+            "texts": TEXTS[:1],
+            "other_texts": TEXTS[2:],
+        },
+        ClusterDescription,
+    ),
 }
 
 # Prompts rendered raw, not as chat messages: the goal view's prompt carries its own chat markers.

@@ -12,6 +12,7 @@ from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
 from agent.nodes.common import by_prototypes, timed, workspace
+from agent.nodes.contrast import sharpen
 from agent.nodes.llm_assign import judge
 from agent.routes import stop_reason
 from agent.state import IterationRecord, RunState
@@ -51,9 +52,25 @@ def verify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         "budget_exhausted": state.budget_exhausted or exhausted or ws.llm.budget.exhausted,
     }
     if stop_reason(state.model_copy(update=update)) and not update["budget_exhausted"]:
-        update["recall"], spent = _outside_check(state, ws, members, precision)
-        update["budget_exhausted"] = spent
+        update.update(_final_checks(state, ws, members, precision))
     return {**update, "history": [record]}
+
+
+def _final_checks(
+    state: RunState, ws: Workspace, members: np.ndarray, precision: dict[str, float]
+) -> dict[str, Any]:
+    """As the run stops: sharpen the explanations by contrast (if asked), then check each one outside
+    its cluster."""
+    update: dict[str, Any] = {}
+    if state.config.sharpen:
+        sharpened = sharpen(state, ws, members)
+        state = state.model_copy(update={"candidates": sharpened.candidates})
+        precision = {**precision, **sharpened.precision}
+        update = {"candidates": sharpened.candidates, "precision": precision, "sharpened": sharpened.records}
+        if sharpened.exhausted:
+            return {**update, "budget_exhausted": True}
+    recall, spent = _outside_check(state, ws, members, precision)
+    return {**update, "recall": recall, "budget_exhausted": spent}
 
 
 def _spot_check(state: RunState, ws: Workspace, members: np.ndarray) -> tuple[dict[str, float], bool]:

@@ -123,3 +123,35 @@ def test_goalex_mode_asks_the_real_model_about_every_pair(
     candidates = result.metrics["history"][0]["proposed"]
     assert sum(r["prompt"] == "judge_membership" for r in judged) == 8 * len(candidates)
     assert all(a.decided_by == "llm" for a in result.assignments)
+
+
+def test_sharpening_by_contrast_with_the_real_model(
+    tmp_path: Path, shared_data: Path, fresh_home: Path
+) -> None:
+    """The real model contrasts each of two clusters with the other and its answers are judged on
+    members it was not shown; a new explanation is kept only where those checks prefer it."""
+    corpus = sample_corpus(load_corpus(shared_data / "banking77" / "data.jsonl"), 40, seed=3)
+    result = goalcluster.cluster(
+        corpus.texts,
+        ids=corpus.ids,
+        goal="group the messages by what the customer wants the bank to do",
+        llm="llamacpp:small",
+        out=tmp_path / "run",
+        home=fresh_home,
+        max_iterations=1,
+        min_clusters=2,
+        max_clusters=2,
+        spot_checks=2,
+        sharpen=True,
+    )
+    records = result.metrics["sharpened"]
+    trace = [json.loads(line) for line in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()]
+    contrasts = [r for r in trace if r["prompt"] == "contrast"]
+    assert len(result.clusters) == 2 and min(c.size for c in result.clusters) >= 7  # both can be contrasted
+    assert len(contrasts) >= 2 and len(records) <= 2
+    explanation = {c.id: c.explanation for c in result.clusters}
+    for record in records:
+        old, new = record["old_fit"], record["new_fit"]
+        assert all(0 <= x <= 1 for fit in (old, new) if fit for x in fit)
+        assert explanation[record["cluster"]] == (record["new"] if record["kept"] else record["old"])
+        assert record["kept"] == bool(old and new and new[0] - new[1] > old[0] - old[1])

@@ -1,0 +1,105 @@
+"""Sharpen explanations by contrast, as the run stops (``--sharpen``): each chosen cluster beside its
+nearest one in the working space; the LLM is shown texts of both and says what sets the first's
+apart; the new explanation is kept only if, judged on members neither prompt showed, it tells the
+two clusters apart better than the old one (fits more of its own, fewer of the neighbour's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from agent.llm.budget import BudgetExceeded
+from agent.nodes.common import goal_text, space
+from agent.nodes.llm_assign import judge
+from agent.schemas import ClusterDescription
+from agent.state import Candidate, RunState
+from agent.workspace import Workspace
+
+SHOWN = 5  # texts of each cluster in the prompt
+
+
+@dataclass
+class Sharpened:
+    candidates: list[Candidate]
+    precision: dict[str, float] = field(default_factory=dict)
+    """The fit rate on held-back members of each changed cluster."""
+    records: list[dict[str, Any]] = field(default_factory=list)
+    """One per explanation tried: old, new, their fit rates on both sides, kept."""
+    exhausted: bool = False
+
+
+def sharpen(state: RunState, ws: Workspace, members: np.ndarray) -> Sharpened:
+    """The candidates with sharper explanations where the checks prefer them (those sharpened before
+    the budget ran out are kept)."""
+    selected = state.selected
+    if len(selected) < 2:
+        return Sharpened(state.candidates)
+    rng = np.random.default_rng([state.config.seed, state.iteration, 2])
+    nearest = _nearest(space(state, ws), members)
+    by_id = {c.id: c for c in state.candidates}
+    checks = max(2, state.config.spot_checks)
+    changed: dict[str, Candidate] = {}
+    result = Sharpened(state.candidates)
+    for j, cid in enumerate(selected):
+        own, other = by_id[cid], by_id[selected[nearest[j]]]
+        own_rows, other_rows = (rng.permutation(np.flatnonzero(members[:, i])) for i in (j, nearest[j]))
+        if len(own_rows) < SHOWN + checks or len(other_rows) < SHOWN + checks:
+            continue  # too small to show and still check on unseen members
+        shown = [ws.prompt_texts(rows[:SHOWN].tolist()) for rows in (own_rows, other_rows)]
+        held = [rows[SHOWN : SHOWN + checks].tolist() for rows in (own_rows, other_rows)]
+        variables = {
+            "goal": goal_text(state),
+            "aspect": state.view.aspect if state.view else "",
+            "explanation": own.explanation,
+            "other_explanation": other.explanation,
+            "texts": shown[0],
+            "other_texts": shown[1],
+        }
+        try:
+            item = ws.llm.attempt("contrast", variables, ClusterDescription, {"texts": shown[0] + shown[1]})
+            if item is None or item.explanation == own.explanation:
+                continue
+            before, after = (_separation(state, ws, e, held) for e in (own.explanation, item.explanation))
+        except BudgetExceeded:
+            result.exhausted = True
+            break
+        kept = before is not None and after is not None and after[0] - after[1] > before[0] - before[1]
+        result.records.append(
+            {"cluster": cid, "neighbour": other.id, "old": own.explanation, "new": item.explanation,
+             "old_fit": before, "new_fit": after, "kept": kept}
+        )  # fmt: skip
+        if kept and after is not None:
+            taken = {c.name.casefold() for c in state.candidates if c.id != cid}
+            name = item.name if item.name.casefold() not in taken else own.name
+            changed[cid] = own.model_copy(update={"name": name, "explanation": item.explanation})
+            result.precision[cid] = round(after[0], 3)
+    ws.say(
+        f"sharpened {len(changed)} of {len(result.records)} explanations tried against their nearest cluster"
+    )
+    result.candidates = [changed.get(c.id, c) for c in state.candidates]
+    return result
+
+
+def _nearest(vectors: np.ndarray, members: np.ndarray) -> list[int]:
+    """For each cluster, the other cluster whose centre is most similar in the working space."""
+    sums = members.T.astype(np.float32) @ vectors
+    centres = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    similarity = centres @ centres.T
+    np.fill_diagonal(similarity, -np.inf)
+    return np.argmax(similarity, axis=1).tolist()
+
+
+def _separation(
+    state: RunState, ws: Workspace, explanation: str, held: list[list[int]]
+) -> tuple[float, float] | None:
+    """The share of held-back own members and of the neighbour's that ``explanation`` fits (None if
+    either side got no valid judgement)."""
+    rates = []
+    for rows in held:
+        verdicts = [v for row in rows if (v := judge(state, ws, explanation, row)) is not None]
+        if not verdicts:
+            return None
+        rates.append(float(np.mean(verdicts)))
+    return rates[0], rates[1]
