@@ -88,6 +88,15 @@ class Config(BaseModel):
     )
 
     # what the user asks for
+    levels: int = Field(
+        1,
+        ge=1,
+        description="Levels of the taxonomy: 1 is a flat clustering; above 1, each cluster of at least "
+        "min_node_size documents is clustered again, on its members only, by a finer grain of the goal.",
+    )
+    min_node_size: int = Field(
+        12, ge=2, description="Fewest documents a cluster needs to be clustered again (levels above 1)."
+    )
     goal: str = Field("", description="What the clustering is for; empty: by what the texts are about.")
     coverage: float = Field(0.9, ge=0, le=1, description="Target share of documents in some cluster.")
     max_overlap: float = Field(0.1, ge=0, le=1, description="Most share of documents in several clusters.")

@@ -12,7 +12,7 @@ from agent.config import DEFAULT_HOME, Config
 from goalcluster.criteria import Discovery
 from goalcluster.criteria import discover as find_criteria
 from goalcluster.results import ClusteringResult
-from goalcluster.runner import resume_run, start_run
+from goalcluster.tree import resume_tree, start_tree
 from tools.corpus import corpus_from_texts
 
 
@@ -32,15 +32,16 @@ def cluster(
 
     ``llm`` and ``embedder`` are registry strings (see ``goalcluster models``); ``options`` are any
     other :class:`agent.config.Config` fields (``coverage``, ``max_clusters``, ``budget_calls``,
-    ``assign_mode``, ...). The run folder (``out``, default a new temporary folder) holds the same
-    files as the CLI's, so ``resume(out)`` continues an interrupted call. ``GOALCLUSTER_HOME`` sets
-    the cache unless ``home=`` is given.
+    ``assign_mode``, ``levels``, ...). With ``levels`` above 1 the clusters are clustered again
+    (``tree.json``; see :mod:`goalcluster.tree`). The run folder (``out``, default a new temporary
+    folder) holds the same files as the CLI's, so ``resume(out)`` continues an interrupted call.
+    ``GOALCLUSTER_HOME`` sets the cache unless ``home=`` is given.
     """
     corpus = corpus_from_texts(texts, ids, name=name)
     options.setdefault("home", Path(os.environ.get("GOALCLUSTER_HOME") or DEFAULT_HOME))
     config = Config.model_validate({"goal": goal, "llm": llm, "embedder": embedder, **options})
     run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="goalcluster-"))
-    return start_run(corpus, config, run_dir, quiet=quiet)
+    return start_tree(corpus, config, run_dir, quiet=quiet)
 
 
 def discover(
@@ -70,4 +71,4 @@ def discover(
 
 def resume(run_dir: str | Path, *, quiet: bool = True) -> ClusteringResult:
     """Continue an interrupted run in ``run_dir``."""
-    return resume_run(Path(run_dir), quiet=quiet)
+    return resume_tree(Path(run_dir), quiet=quiet)

@@ -185,7 +185,19 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         help="as the run stops, contrast each cluster with its nearest and keep a sharper explanation "
         "where checks on unseen members prefer it (more LLM calls)",
     )
-    parser.add_argument("--budget-calls", type=int, help="most LLM calls")
+    parser.add_argument(
+        "--levels",
+        type=_positive,
+        default=_default(Config, "levels"),
+        help="levels of the taxonomy: above 1, each big cluster is clustered again (default %(default)s)",
+    )
+    parser.add_argument(
+        "--min-node-size",
+        type=_positive,
+        default=_default(Config, "min_node_size"),
+        help="fewest documents a cluster needs to be clustered again (default %(default)s)",
+    )
+    parser.add_argument("--budget-calls", type=int, help="most LLM calls (the whole taxonomy's)")
     parser.add_argument("--budget-tokens", type=int, help="most LLM tokens")
     parser.add_argument(
         "--assign-mode",
@@ -384,6 +396,8 @@ def config_from(args: argparse.Namespace) -> Config:
             view_prompt=args.view_prompt,
             goal_view_sample=args.goal_view_sample,
             sharpen=args.sharpen,
+            levels=args.levels,
+            min_node_size=args.min_node_size,
         )
         if args.assign_by:
             values["assign_by"] = args.assign_by

@@ -21,7 +21,8 @@ from goalcluster.criteria import discover as find_criteria
 from goalcluster.criteria import discovery_markdown
 from goalcluster.report import ReportError, write_reports
 from goalcluster.results import ClusteringResult, summary_table
-from goalcluster.runner import RunInputError, resume_run, start_run
+from goalcluster.runner import RunInputError
+from goalcluster.tree import read_tree, resume_tree, start_tree, tree_lines
 from goalcluster.web import MISSING_EXTRA, ServeError
 from tools.corpus import Corpus, load_corpus, sample_corpus
 from tools.embed import embed_corpus
@@ -134,12 +135,12 @@ def run(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     corpus = read_corpus(args)
     out = args.out or Path("runs") / f"{corpus.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     say(f"run folder: {out}")
-    result = start_run(corpus, config, out, quiet=args.quiet)
+    result = start_tree(corpus, config, out, quiet=args.quiet)
     return _finished(result, args)
 
 
 def resume(args: argparse.Namespace, config: Config) -> dict[str, Any]:
-    return _finished(resume_run(args.run_dir, quiet=args.quiet, executor=args.executor), args)
+    return _finished(resume_tree(args.run_dir, quiet=args.quiet, executor=args.executor), args)
 
 
 def _finished(result: ClusteringResult, args: argparse.Namespace) -> dict[str, Any]:
@@ -148,6 +149,8 @@ def _finished(result: ClusteringResult, args: argparse.Namespace) -> dict[str, A
         summary["reports"] = [str(path) for path in write_reports(Path(result.run_dir))]
     if not args.json:
         print(summary_table(result))
+        if "tree" in result.metrics and (tree := read_tree(Path(result.run_dir))):
+            print(tree_lines(tree))
         for path in summary.get("reports", []):
             print(f"report: {path}")
     return summary

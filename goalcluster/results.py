@@ -189,6 +189,17 @@ def write_result(result: ClusteringResult, run_dir: Path) -> None:
     write_atomic(run_dir / "metrics.json", json.dumps(result.metrics, indent=2, ensure_ascii=False))
 
 
+def read_result(run_dir: Path) -> ClusteringResult:
+    """The result a finished run (one with ``metrics.json``) wrote into ``run_dir``."""
+    clusters = json.loads((run_dir / "clusters.json").read_text())
+    return ClusteringResult(
+        run_dir=str(run_dir),
+        clusters=[Cluster.model_validate(c) for c in clusters],
+        assignments=[DocumentAssignment.model_validate(row) for row in read_assignments(run_dir)],
+        metrics=json.loads((run_dir / "metrics.json").read_text()),
+    )
+
+
 def read_assignments(run_dir: Path) -> list[dict[str, Any]]:
     """A run folder's ``assignments.jsonl`` rows; a damaged file is named with its fix."""
     return read_jsonl(run_dir / "assignments.jsonl", fix=f"goalcluster resume {run_dir} writes it again")

@@ -1,0 +1,286 @@
+"""Taxonomies: clusters within clusters, driven over the ordinary runner.
+
+With ``levels`` above 1, once the top run has finished, each of its clusters holding at least
+``min_node_size`` documents is clustered again, on its members only, by the same graph: a normal run
+folder in ``RUN_DIR/tree/<node id>/`` whose goal is a finer grain of its parent's. Node ids are
+path-like (``c2.c1`` is cluster c1 of the run inside c2). One LLM budget spans the whole tree: a child
+run may spend what the runs before it left. Nodes are visited level by level in a fixed order, so a
+resume walks the same tree: a child with ``metrics.json`` is read back, one with a checkpoint is
+resumed, any other is started.
+
+Files: ``tree.json`` (every node), ``path`` on each ``assignments.jsonl`` row, and ``tree`` in the
+top run's ``metrics.json`` (what the whole tree spent).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agent.config import Config
+from agent.llm.backends import ChatBackend
+from agent.llm.budget import Budget
+from agent.llm.hidden import HiddenStates
+from agent.llm.registry import make_chat_backend
+from agent.workspace import RUN_FILE, make_run_embedder, read_run_files, say
+from goalcluster.results import Cluster, ClusteringResult, read_result
+from goalcluster.runner import CHECKPOINT, RunInputError, check_request, resume_run, start_run
+from tools.corpus import Corpus
+from tools.embedders import Embedder
+from tools.files import replacing, write_atomic
+
+TREE_DIR = "tree"
+TREE_FILE = "tree.json"
+METRICS_FILE = "metrics.json"
+BUDGET_SPENT = "LLM budget spent"
+
+
+class TreeNode(BaseModel):
+    """One cluster of the taxonomy."""
+
+    id: str = Field(description="Path-like: the parent's id, a dot, the cluster's id in its run.")
+    parent: str | None = Field(description="The parent node's id; None at the top level.")
+    level: int = Field(description="1 for the top run's clusters.")
+    name: str
+    explanation: str
+    size: int
+    precision: float | None
+    recall: float | None
+    goal: str = Field(description="The goal of the run that found this cluster.")
+
+
+class Tree(BaseModel):
+    """What ``tree.json`` holds."""
+
+    levels: int
+    min_node_size: int
+    nodes: list[TreeNode] = Field(description="Level by level; within a level, by parent, largest first.")
+    not_split: dict[str, str] = Field(
+        default_factory=dict,
+        description="Node id -> why a node big enough and above the last level was not clustered again.",
+    )
+    budget_spent: bool = Field(False, description="The LLM budget ran out before the tree was complete.")
+
+
+@dataclass
+class Models:
+    """The models every run of the tree shares, each built once, when first needed."""
+
+    config: Config
+    backend: ChatBackend | None = None
+    embedder: Embedder | None = None
+    hidden: HiddenStates | None = None
+    quiet: bool = False
+    executor: str | None = None
+    _built: bool = field(default=False, repr=False)
+
+    def run_kwargs(self) -> dict[str, Any]:
+        if not self._built:
+            announce = None if self.quiet else say
+            self.backend = self.backend or make_chat_backend(
+                self.config.llm, self.config.backend, self.config.home, announce
+            )
+            self.embedder = self.embedder or make_run_embedder(self.config)
+            self._built = True
+        return {
+            "backend": self.backend,
+            "embedder": self.embedder,
+            "hidden": self.hidden,
+            "quiet": self.quiet,
+        }
+
+
+def child_goal(goal: str, cluster: Cluster) -> str:
+    """The goal a cluster's members are clustered again by: a finer grain of ``goal`` within it."""
+    return f"{goal.rstrip(' .')}, within: {cluster.name} — {cluster.explanation}"
+
+
+def start_tree(
+    corpus: Corpus,
+    config: Config,
+    run_dir: Path,
+    *,
+    backend: ChatBackend | None = None,
+    embedder: Embedder | None = None,
+    hidden: HiddenStates | None = None,
+    quiet: bool = False,
+) -> ClusteringResult:
+    """:func:`start_run`, then (``config.levels`` above 1) the tree below its clusters."""
+    top = start_run(corpus, config, run_dir, backend=backend, embedder=embedder, hidden=hidden, quiet=quiet)
+    if config.levels == 1:
+        return top
+    models = Models(config, backend=backend, embedder=embedder, hidden=hidden, quiet=quiet)
+    return grow_tree(top, config, run_dir, models)
+
+
+def resume_tree(
+    run_dir: Path,
+    *,
+    backend: ChatBackend | None = None,
+    embedder: Embedder | None = None,
+    hidden: HiddenStates | None = None,
+    quiet: bool = False,
+    executor: str | None = None,
+) -> ClusteringResult:
+    """:func:`resume_run`; on a tree run, the top run is resumed only if unfinished, then every
+    child that has no ``metrics.json`` is resumed or started; finished runs are read back."""
+    kwargs: dict[str, Any] = {"backend": backend, "embedder": embedder, "hidden": hidden, "quiet": quiet}
+    if not (run_dir / RUN_FILE).exists():
+        return resume_run(run_dir, executor=executor, **kwargs)
+    config = read_run_files(run_dir)[0]
+    if config.levels == 1:
+        return resume_run(run_dir, executor=executor, **kwargs)
+    if (run_dir / METRICS_FILE).exists():
+        top = read_result(run_dir)
+    else:
+        top = resume_run(run_dir, executor=executor, **kwargs)
+    if executor is not None:
+        config = Config.model_validate({**config.model_dump(), "executor": executor})
+    models = Models(config, executor=executor, **kwargs)
+    return grow_tree(top, config, run_dir, models)
+
+
+def grow_tree(top: ClusteringResult, config: Config, run_dir: Path, models: Models) -> ClusteringResult:
+    """Cluster the top run's clusters again, level by level down to ``config.levels``, within one
+    budget; write ``tree.json``, the assignments' paths and the tree's totals. Returns the top result,
+    its metrics with ``tree`` added."""
+    _, corpus_name, ids, texts = read_run_files(run_dir)
+    text_of = dict(zip(ids, texts, strict=True))
+    budget = Budget(max_calls=config.budget_calls, max_tokens=config.budget_tokens)
+    budget.absorb(top.metrics)
+    tree = Tree(levels=config.levels, min_node_size=config.min_node_size, nodes=[])
+    runs: dict[str, ClusteringResult] = {"": top}  # by the node they cluster ("": the corpus)
+    frontier: list[tuple[str, str]] = [("", config.goal)]
+    for level in range(1, config.levels + 1):
+        below: list[tuple[str, str]] = []
+        for parent, goal in frontier:
+            result = runs[parent]
+            for cluster in result.clusters:
+                node_id = f"{parent}.{cluster.id}" if parent else cluster.id
+                tree.nodes.append(_node(node_id, parent or None, level, cluster, goal))
+                if level == config.levels or cluster.size < config.min_node_size:
+                    continue
+                members = [a.id for a in result.assignments if cluster.id in a.cluster_ids]
+                sub = Corpus(
+                    ids=members, texts=[text_of[i] for i in members], name=f"{corpus_name}/{node_id}"
+                )
+                finer = child_goal(goal or config.goal_text, cluster)
+                child = _child_run(sub, config, finer, run_dir / TREE_DIR / node_id, budget, models)
+                if isinstance(child, str):
+                    tree.not_split[node_id] = child
+                    continue
+                budget.absorb(child.metrics)
+                runs[node_id] = child
+                below.append((node_id, finer))
+        frontier = below
+    tree.budget_spent = budget.exhausted or any(r == BUDGET_SPENT for r in tree.not_split.values())
+    return _write_tree(top, tree, runs, budget, run_dir)
+
+
+def _node(node_id: str, parent: str | None, level: int, cluster: Cluster, goal: str) -> TreeNode:
+    return TreeNode(
+        id=node_id,
+        parent=parent,
+        level=level,
+        name=cluster.name,
+        explanation=cluster.explanation,
+        size=cluster.size,
+        precision=cluster.precision,
+        recall=cluster.recall,
+        goal=goal,
+    )
+
+
+def _child_run(
+    sub: Corpus, config: Config, goal: str, folder: Path, budget: Budget, models: Models
+) -> ClusteringResult | str:
+    """The child run in ``folder``: read back if finished, resumed if begun, else started with what
+    is left of ``budget``; or why it is not run."""
+    if (folder / METRICS_FILE).exists():
+        return read_result(folder)
+    if (folder / CHECKPOINT).exists():
+        return resume_run(folder, executor=models.executor, **models.run_kwargs())
+    if budget.exhausted:
+        return BUDGET_SPENT
+    child_config = config.model_copy(update={"goal": goal, "levels": 1, **budget.left()})
+    try:
+        check_request(sub, child_config)
+    except RunInputError as error:
+        return f"cannot be clustered again: {error}"
+    if not models.quiet:
+        say(f"clustering {len(sub)} documents within {folder.name}")
+    return start_run(sub, child_config, folder, **models.run_kwargs())
+
+
+def document_paths(runs: dict[str, ClusteringResult]) -> dict[str, list[str]]:
+    """Per document id, the node ids from the top to the deepest node holding it, through its first
+    cluster at each level (a document in several clusters follows the first)."""
+    first = {
+        node: {a.id: a.cluster_ids[0] for a in result.assignments if a.cluster_ids}
+        for node, result in runs.items()
+    }
+    paths: dict[str, list[str]] = {}
+    for assignment in runs[""].assignments:
+        path: list[str] = []
+        prefix = ""
+        while prefix in first and (cid := first[prefix].get(assignment.id)) is not None:
+            prefix = f"{prefix}.{cid}" if prefix else cid
+            path.append(prefix)
+        paths[assignment.id] = path
+    return paths
+
+
+def _write_tree(
+    top: ClusteringResult, tree: Tree, runs: dict[str, ClusteringResult], budget: Budget, run_dir: Path
+) -> ClusteringResult:
+    """tree.json, then assignments.jsonl with paths, then metrics.json (last, as in a run)."""
+    write_atomic(run_dir / TREE_FILE, json.dumps(tree.model_dump(), indent=2, ensure_ascii=False))
+    paths = document_paths(runs)
+    with replacing(run_dir / "assignments.jsonl") as out:
+        for row in top.assignments:
+            line = {**row.model_dump(), "path": paths[row.id]}
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    totals = {
+        "levels": tree.levels,
+        "nodes": len(tree.nodes),
+        "runs": len(runs),
+        **budget.snapshot(),
+        "budget_spent": tree.budget_spent,
+        "not_split": tree.not_split,
+    }
+    metrics = {**top.metrics, "tree": totals}
+    write_atomic(run_dir / METRICS_FILE, json.dumps(metrics, indent=2, ensure_ascii=False))
+    return top.model_copy(update={"metrics": metrics})
+
+
+def read_tree(run_dir: Path) -> Tree | None:
+    """The tree a tree run wrote into ``run_dir``, or None (a flat run)."""
+    path = run_dir / TREE_FILE
+    return Tree.model_validate_json(path.read_text()) if path.exists() else None
+
+
+def tree_lines(tree: Tree) -> str:
+    """The tree, each node indented under its parent: id, size, name."""
+    children: dict[str | None, list[TreeNode]] = {}
+    for node in tree.nodes:
+        children.setdefault(node.parent, []).append(node)
+    lines = [f"taxonomy, {tree.levels} levels (clusters of {tree.min_node_size}+ documents split again):"]
+
+    def show(parent: str | None, depth: int) -> None:
+        for node in children.get(parent, []):
+            lines.append(f"{'  ' * depth}{node.id:<10} {node.size:>5}  {node.name} — {node.explanation}")
+            show(node.id, depth + 1)
+
+    show(None, 1)
+    if tree.not_split:
+        why = "; ".join(f"{node}: {reason}" for node, reason in tree.not_split.items())
+        lines.append(f"not split: {why}")
+    if tree.budget_spent:
+        lines.append(
+            "LLM budget spent: the tree stopped with what exists (goalcluster resume does not add budget)"
+        )
+    return "\n".join(lines)
