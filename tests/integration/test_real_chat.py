@@ -18,7 +18,8 @@ from evals.data import load_set, restrict, stratified
 pytestmark = pytest.mark.real
 GOALCLUSTER = str(Path(sys.executable).parent / "goalcluster")
 PROMPT = "you> "
-ROW = re.compile(r"^\s+(c\d+)\s+(\d+)\s+[\d.]+%\s+(.+?) — ", re.MULTILINE)
+# id, size, share, "P / R" (figures or "-"), name — explanation
+ROW = re.compile(r"^\s+(c\d+)\s+(\d+)\s+[\d.]+%\s+(?:[\d.]+|-) / (?:[\d.]+|-)\s+(.+?) — ", re.MULTILINE)
 
 
 def start(data: Path, folder: Path, home: Path, log: Path) -> pexpect.spawn:
