@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, ValidationInfo, create_model, field_valid
 MAX_NAME_WORDS = 8
 MAX_EXPLANATION_WORDS = 40
 COPIED_WORDS = 6  # this many words in a row from a sample text make an explanation a copy of it
+REPEATED_WORDS = 0.8  # this share of words in common (Jaccard) makes an explanation another's repeat
 # Braces, brackets, angle brackets, backticks or a quoted key followed by a colon: pieces of JSON
 # or markup (a neighbouring answer leaked into the string), never a property of a text.
 _FRAGMENT = re.compile(r"""[{}\[\]<>`]|["'][\w ]{1,30}["']\s*:""")
@@ -64,9 +65,15 @@ class ClusterDescription(BaseModel):
         words = len(explanation.split())
         if words > MAX_EXPLANATION_WORDS:
             raise ValueError(f"is {words} words long; write one sentence of at most {MAX_EXPLANATION_WORDS}")
-        copied = _copied(explanation, (info.context or {}).get("texts", ()))
+        context = info.context or {}
+        copied = _copied(explanation, context.get("texts", ()))
         if copied:
             raise ValueError(f"copies a sample text ({copied!r}); state the property the texts share instead")
+        repeated = _repeated(explanation, context.get("others", ()))
+        if repeated:
+            raise ValueError(
+                f"repeats another cluster's explanation ({repeated!r}); state what sets these texts apart"
+            )
         return explanation
 
 
@@ -79,6 +86,17 @@ def _copied(explanation: str, texts: Any) -> str:
         for i in range(len(found) - COPIED_WORDS + 1):
             if (run := " ".join(found[i : i + COPIED_WORDS])) in runs:
                 return run
+    return ""
+
+
+def _repeated(explanation: str, others: Any) -> str:
+    """The first of ``others`` (other clusters' explanations) ``explanation`` all but repeats, or '':
+    two clusters explained alike cannot be told apart by a reader, nor by a judge."""
+    words = set(re.findall(r"\w+", explanation.lower()))
+    for other in others:
+        theirs = set(re.findall(r"\w+", str(other).lower()))
+        if words and len(words & theirs) >= REPEATED_WORDS * len(words | theirs):
+            return str(other)
     return ""
 
 

@@ -1,9 +1,10 @@
 """Ask the LLM for candidate clusters (GoalEx's propose step), or for sharper or narrower ones.
 
 By prototypes, the LLM describes each group of texts it is shown (one short call per group), and
-the group's texts become the candidate's seeds; a description repeating a known candidate's adds
-its texts to that candidate's seeds instead. By explanations, one call proposes several clusters
-from a mixed sample, each sample first annotated with its value for the goal's criterion."""
+the group's texts become the candidate's seeds; a description repeating a known cluster's
+explanation is asked again, and the group left out if it stays a repeat. By explanations, one
+call proposes several clusters from a mixed sample, each sample first annotated with its value for
+the goal's criterion."""
 
 from __future__ import annotations
 
@@ -96,9 +97,10 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
             "others": [{"name": c.name, "explanation": c.explanation} for c in shown[-MAX_SHOWN:]],
         }
         try:
-            item = ws.llm.attempt(
-                "describe_group", variables, ClusterDescription, {"texts": variables["texts"]}
-            )
+            # An explanation repeating another cluster's is asked again, then dropped.
+            others = [c.explanation for c in shown]
+            context = {"texts": variables["texts"], "others": others}
+            item = ws.llm.attempt("describe_group", variables, ClusterDescription, context)
         except BudgetExceeded:
             ws.say("LLM budget spent: no more descriptions")
             exhausted = True

@@ -128,3 +128,56 @@ def _config(tmp_path: Path, **overrides: object) -> Config:
         "view_probe": 27,
     }
     return Config.model_validate({**base, **overrides})
+
+
+def test_leaked_over_long_and_repeated_explanations_are_each_repaired_or_dropped(tmp_path: Path) -> None:
+    """One run, a scripted model: Spanish texts first get the leaked-JSON explanation, German texts
+    always an over-long one, and the first group described after another language's repeats that
+    language's explanation. The leaked and the repeated one are asked again with the problem shown
+    and mended; the over-long one is dropped with its reason; the run finishes."""
+    plain = answer_by_prompt(aspect="language", reads="language")
+    own = {"es": "The text is written in Spanish.", "fr": "The text is written in French."}
+    names = {"es": "Spanish", "de": "German", "fr": "French"}
+    asked: dict[str, int] = {}
+    repeated: list[str] = []
+
+    def answer(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
+        text = messages[1]["content"]
+        if "These texts were grouped together" not in text:
+            return plain(messages, schema)
+        language = next(x for x in ("es", "de", "fr") if f"language={x}" in text.split("The goal")[0])
+        asked[language] = asked.get(language, 0) + 1
+        if language == "de":
+            return {"name": names[language], "explanation": OVER_LONG}
+        if language == "es" and asked[language] == 1:
+            return {"name": names[language], "explanation": LEAKED}
+        other = next(e for x, e in own.items() if x != language)
+        if not repeated and other in text:  # another cluster's explanation, shown in the prompt
+            repeated.append(language)
+            return {"name": names[language], "explanation": other}
+        return {"name": names[language], "explanation": own[language]}
+
+    fake = ScriptedBackend([answer] * 300)
+    goal = "Group the texts by the language they are written in"
+    result = start_run(
+        _languages(),
+        _config(tmp_path, goal=goal, max_iterations=1),
+        tmp_path / "run",
+        backend=fake,
+        embedder=FakeEmbedder(),
+        hidden=FakeHiddenStates(),
+        quiet=True,
+    )
+    trace = [json.loads(line) for line in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()]
+    described = [r for r in trace if r.get("prompt") == "describe_group" and "error" in r]
+    problems = [r["error"] or "" for r in described]
+    assert any("piece of JSON or markup" in p for p in problems)  # the leaked one, asked again
+    assert any("repeats another cluster's explanation" in p for p in problems)  # the repeat, asked again
+    dropped = [r["error"] for r in described if r.get("gave_up")]
+    # The German groups, and any second group of a language already described, are dropped.
+    assert any("words long" in e for e in dropped)
+    assert all("words long" in e or "repeats another cluster's explanation" in e for e in dropped), dropped
+    explanations = {c.name: c.explanation for c in result.clusters}
+    assert repeated and explanations == {"Spanish": own["es"], "French": own["fr"]}
+    assert result.metrics["stop_reason"] in {"targets_met", "max_iterations"}
+    assert result.metrics["gave_up"] == len(dropped)

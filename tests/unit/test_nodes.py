@@ -105,13 +105,27 @@ def test_as_the_run_stops_each_explanation_is_checked_outside_its_cluster(tmp_pa
 
 def test_groups_named_alike_stay_apart_with_numbered_names(tmp_path: Path) -> None:
     config = Config(home=tmp_path, goal="why", view="semantic", assign_by="prototypes", use_cache=False)
-    same = {"name": "Same thing", "explanation": "The text is about the same thing."}
-    backend = ScriptedBackend([same, same, same])  # the model names three groups alike
+    said = ["a top-up that failed", "a top-up that was reverted", "a top-up by cash"]
+    # the model names three groups alike, explained apart
+    backend = ScriptedBackend([{"name": "Top-up", "explanation": f"The customer reports {x}."} for x in said])
     state = RunState(config=config, samples=[0, 1, 4, 5, 8, 9], sample_groups=[0, 0, 1, 1, 2, 2], n_docs=12)
     update = propose(state, runtime(tmp_path, backend, config))
     assert [(c.id, c.name, c.seeds) for c in update["candidates"]] == [
-        ("c1", "Same thing", [0, 1]),
-        ("c2", "Same thing (2)", [4, 5]),
-        ("c3", "Same thing (3)", [8, 9]),
+        ("c1", "Top-up", [0, 1]),
+        ("c2", "Top-up (2)", [4, 5]),
+        ("c3", "Top-up (3)", [8, 9]),
     ]
     assert all(c.origin == "initial@1" for c in update["candidates"])
+
+
+def test_a_group_explained_as_another_is_asked_again_then_left_out(tmp_path: Path) -> None:
+    config = Config(home=tmp_path, goal="why", view="semantic", assign_by="prototypes", use_cache=False)
+    same = {"name": "Same thing", "explanation": "The text is about the same thing."}
+    other = {"name": "Other", "explanation": "The text asks for a refund."}
+    backend = ScriptedBackend([same, same, other, same, same, same])
+    state = RunState(config=config, samples=[0, 1, 4, 5, 8, 9], sample_groups=[0, 0, 1, 1, 2, 2], n_docs=12)
+    update = propose(state, runtime(tmp_path, backend, config))
+    # the second group mended on the second ask; the third repeated the first in all three: left out
+    assert [(c.name, c.seeds) for c in update["candidates"]] == [("Same thing", [0, 1]), ("Other", [4, 5])]
+    assert "repeats another cluster's explanation" in backend.calls[2][-1]["content"]
+    assert len(backend.calls) == 6
