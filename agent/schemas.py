@@ -69,10 +69,10 @@ class ClusterDescription(BaseModel):
         copied = _copied(explanation, context.get("texts", ()))
         if copied:
             raise ValueError(f"copies a sample text ({copied!r}); state the property the texts share instead")
-        repeated = _repeated(explanation, context.get("others", ()))
-        if repeated:
+        repeat = repeated(explanation, context.get("others", ()))
+        if repeat:
             raise ValueError(
-                f"repeats another cluster's explanation ({repeated!r}); state what sets these texts apart"
+                f"repeats another cluster's explanation ({repeat!r}); state what sets these texts apart"
             )
         return explanation
 
@@ -89,7 +89,7 @@ def _copied(explanation: str, texts: Any) -> str:
     return ""
 
 
-def _repeated(explanation: str, others: Any) -> str:
+def repeated(explanation: str, others: Any) -> str:
     """The first of ``others`` (other clusters' explanations) ``explanation`` all but repeats, or '':
     two clusters explained alike cannot be told apart by a reader, nor by a judge."""
     words = set(re.findall(r"\w+", explanation.lower()))

@@ -1,7 +1,8 @@
-"""Sharpen explanations by contrast, as the run stops (``--sharpen``): each chosen cluster beside its
-nearest one in the working space; the LLM is shown texts of both and says what sets the first's
-apart; the new explanation is kept only if, judged on members neither prompt showed, it tells the
-two clusters apart better than the old one (fits more of its own, fewer of the neighbour's)."""
+"""Sharpen explanations by contrast, as the run stops: with ``--sharpen`` each chosen cluster beside
+its nearest one in the working space, and always a cluster whose explanation repeats another's
+beside that one; the LLM is shown texts of both and says what sets the first's apart; the new
+explanation is kept only if, judged on members neither prompt showed, it tells the two clusters
+apart better than the old one (fits more of its own, fewer of the neighbour's)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 from agent.llm.budget import BudgetExceeded
 from agent.nodes.common import goal_text, space
 from agent.nodes.llm_assign import judge
-from agent.schemas import ClusterDescription
+from agent.schemas import ClusterDescription, repeated
 from agent.state import Candidate, RunState
 from agent.workspace import Workspace
 
@@ -30,21 +31,30 @@ class Sharpened:
     exhausted: bool = False
 
 
-def sharpen(state: RunState, ws: Workspace, members: np.ndarray) -> Sharpened:
+def sharpen(
+    state: RunState, ws: Workspace, members: np.ndarray, pairs: dict[str, str] | None = None
+) -> Sharpened:
     """The candidates with sharper explanations where the checks prefer them (those sharpened before
-    the budget ran out are kept)."""
+    the budget ran out are kept): each chosen cluster against its nearest, or only the ``pairs``
+    given (cluster id -> the id of the cluster to tell it apart from)."""
     selected = state.selected
     if len(selected) < 2:
         return Sharpened(state.candidates)
     rng = np.random.default_rng([state.config.seed, state.iteration, 2])
-    nearest = _nearest(space(state, ws), members)
+    column = {cid: j for j, cid in enumerate(selected)}
+    if pairs is None:
+        pairs = {
+            cid: selected[k] for cid, k in zip(selected, _nearest(space(state, ws), members), strict=True)
+        }
     by_id = {c.id: c for c in state.candidates}
     checks = max(2, state.config.spot_checks)
     changed: dict[str, Candidate] = {}
     result = Sharpened(state.candidates)
-    for j, cid in enumerate(selected):
-        own, other = by_id[cid], by_id[selected[nearest[j]]]
-        own_rows, other_rows = (rng.permutation(np.flatnonzero(members[:, i])) for i in (j, nearest[j]))
+    for cid, neighbour in pairs.items():
+        own, other = by_id[cid], by_id[neighbour]
+        own_rows, other_rows = (
+            rng.permutation(np.flatnonzero(members[:, column[i]])) for i in (cid, neighbour)
+        )
         if len(own_rows) < SHOWN + checks or len(other_rows) < SHOWN + checks:
             continue  # too small to show and still check on unseen members
         shown = [ws.prompt_texts(rows[:SHOWN].tolist()) for rows in (own_rows, other_rows)]
@@ -58,7 +68,8 @@ def sharpen(state: RunState, ws: Workspace, members: np.ndarray) -> Sharpened:
             "other_texts": shown[1],
         }
         try:
-            item = ws.llm.attempt("contrast", variables, ClusterDescription, {"texts": shown[0] + shown[1]})
+            context = {"texts": shown[0] + shown[1], "others": [other.explanation]}
+            item = ws.llm.attempt("contrast", variables, ClusterDescription, context)
             if item is None or item.explanation == own.explanation:
                 continue
             before, after = (_separation(state, ws, e, held) for e in (own.explanation, item.explanation))
@@ -80,6 +91,20 @@ def sharpen(state: RunState, ws: Workspace, members: np.ndarray) -> Sharpened:
     )
     result.candidates = [changed.get(c.id, c) for c in state.candidates]
     return result
+
+
+def repeats(state: RunState) -> dict[str, str]:
+    """Chosen clusters whose explanation all but repeats an earlier chosen one's, each with that one."""
+    by_id = {c.id: c for c in state.candidates}
+    found: dict[str, str] = {}
+    for i, cid in enumerate(state.selected):
+        earlier: dict[str, str] = {}  # explanation -> the first cluster with it
+        for e in state.selected[:i]:
+            earlier.setdefault(by_id[e].explanation, e)
+        repeat = repeated(by_id[cid].explanation, list(earlier))
+        if repeat:
+            found[cid] = earlier[repeat]
+    return found
 
 
 def _nearest(vectors: np.ndarray, members: np.ndarray) -> list[int]:

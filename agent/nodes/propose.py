@@ -1,10 +1,10 @@
 """Ask the LLM for candidate clusters (GoalEx's propose step), or for sharper or narrower ones.
 
 By prototypes, the LLM describes each group of texts it is shown (one short call per group), and
-the group's texts become the candidate's seeds; a description repeating a known cluster's
-explanation is asked again, and the group left out if it stays a repeat. By explanations, one
-call proposes several clusters from a mixed sample, each sample first annotated with its value for
-the goal's criterion."""
+the group's texts become the candidate's seeds; a description repeating another cluster's
+explanation is asked again with the repeat shown. By explanations, one call proposes several
+clusters from a mixed sample, each sample first annotated with its value for the goal's
+criterion."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
 from agent.nodes.common import by_prototypes, goal_text, timed, workspace
-from agent.schemas import Annotation, ClusterDescription, Proposal
+from agent.schemas import Annotation, ClusterDescription, Proposal, repeated
 from agent.state import Candidate, RunState
 from agent.workspace import RunContext, Workspace
 
@@ -97,10 +97,11 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
             "others": [{"name": c.name, "explanation": c.explanation} for c in shown[-MAX_SHOWN:]],
         }
         try:
-            # An explanation repeating another cluster's is asked again, then dropped.
-            others = [c.explanation for c in shown]
-            context = {"texts": variables["texts"], "others": others}
-            item = ws.llm.attempt("describe_group", variables, ClusterDescription, context)
+            item = ws.llm.attempt(
+                "describe_group", variables, ClusterDescription, {"texts": variables["texts"]}
+            )
+            if item is not None:
+                item = _unless_repeated(ws, item, variables, [c.explanation for c in shown])
         except BudgetExceeded:
             ws.say("LLM budget spent: no more descriptions")
             exhausted = True
@@ -112,6 +113,24 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
         shown.append(Candidate(id="", name=item.name, explanation=item.explanation, origin=""))
     update: dict[str, Any] = {"budget_exhausted": state.budget_exhausted or exhausted}
     return {**update, "candidates": _adopt(state, ws, described)} if described else update
+
+
+def _unless_repeated(
+    ws: Workspace, item: ClusterDescription, variables: dict[str, Any], others: list[str]
+) -> ClusterDescription:
+    """``item``, or, if its explanation all but repeats another group's, the LLM's answer when asked
+    again with the repeat shown. A repeat it cannot mend is kept, and noted: its group is a cluster
+    of the working space (dropping such groups left the packaged 0.5B's runs with one cluster), and
+    as the run stops the pair is contrasted (see :mod:`agent.nodes.contrast`)."""
+    repeat = repeated(item.explanation, others)
+    if not repeat:
+        return item
+    context = {"texts": variables["texts"], "others": others}
+    again = ws.llm.attempt("describe_group", {**variables, "repeats": repeat}, ClusterDescription, context)
+    if again is not None:
+        return again
+    ws.say(f"note: a group is explained as another was ({repeat!r}); kept, to be told apart as the run stops")
+    return item
 
 
 def _adopt(

@@ -12,7 +12,7 @@ from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
 from agent.nodes.common import by_prototypes, timed, workspace
-from agent.nodes.contrast import sharpen
+from agent.nodes.contrast import repeats, sharpen
 from agent.nodes.llm_assign import judge
 from agent.routes import stop_reason
 from agent.state import IterationRecord, RunState
@@ -59,11 +59,12 @@ def verify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 def _final_checks(
     state: RunState, ws: Workspace, members: np.ndarray, precision: dict[str, float]
 ) -> dict[str, Any]:
-    """As the run stops: sharpen the explanations by contrast (if asked), then check each one outside
-    its cluster."""
+    """As the run stops: sharpen the explanations by contrast (all if asked, else those repeating
+    another's), then check each one outside its cluster."""
     update: dict[str, Any] = {}
-    if state.config.sharpen:
-        sharpened = sharpen(state, ws, members)
+    pairs = None if state.config.sharpen else repeats(state)
+    if pairs is None or pairs:
+        sharpened = sharpen(state, ws, members, pairs)
         state = state.model_copy(update={"candidates": sharpened.candidates})
         precision = {**precision, **sharpened.precision}
         update = {"candidates": sharpened.candidates, "precision": precision, "sharpened": sharpened.records}

@@ -118,14 +118,21 @@ def test_groups_named_alike_stay_apart_with_numbered_names(tmp_path: Path) -> No
     assert all(c.origin == "initial@1" for c in update["candidates"])
 
 
-def test_a_group_explained_as_another_is_asked_again_then_left_out(tmp_path: Path) -> None:
+def test_a_group_explained_as_another_is_asked_again_and_kept_if_it_stays_a_repeat(tmp_path: Path) -> None:
     config = Config(home=tmp_path, goal="why", view="semantic", assign_by="prototypes", use_cache=False)
     same = {"name": "Same thing", "explanation": "The text is about the same thing."}
     other = {"name": "Other", "explanation": "The text asks for a refund."}
-    backend = ScriptedBackend([same, same, other, same, same, same])
+    backend = ScriptedBackend([same, same, other, same, same, same, same])
     state = RunState(config=config, samples=[0, 1, 4, 5, 8, 9], sample_groups=[0, 0, 1, 1, 2, 2], n_docs=12)
     update = propose(state, runtime(tmp_path, backend, config))
-    # the second group mended on the second ask; the third repeated the first in all three: left out
-    assert [(c.name, c.seeds) for c in update["candidates"]] == [("Same thing", [0, 1]), ("Other", [4, 5])]
-    assert "repeats another cluster's explanation" in backend.calls[2][-1]["content"]
-    assert len(backend.calls) == 6
+    # the second group is mended when asked again; the third repeats the first however asked: it is
+    # kept (a cluster of the space), numbered, to be told apart as the run stops
+    assert [(c.name, c.explanation, c.seeds) for c in update["candidates"]] == [
+        ("Same thing", same["explanation"], [0, 1]),
+        ("Other", other["explanation"], [4, 5]),
+        ("Same thing (2)", same["explanation"], [8, 9]),
+    ]
+    shown = 'Your first answer explained them as "The text is about the same thing."'
+    assert shown in backend.calls[2][1]["content"]
+    assert "repeats another cluster's explanation" in backend.calls[5][-1]["content"]
+    assert len(backend.calls) == 7

@@ -78,18 +78,35 @@ def test_a_sharper_explanation_is_kept_only_where_the_checks_prefer_it(tmp_path:
     assert sum("Two groups of texts lie close together" in a for a in asked) == 3
 
 
-def test_without_sharpen_no_contrast_is_asked(tmp_path: Path) -> None:
+def test_without_sharpen_only_repeated_explanations_are_contrasted(tmp_path: Path) -> None:
     config = Config(home=tmp_path, view="semantic", spot_checks=2, use_cache=False, max_iterations=1)
+    backend = ScriptedBackend([contrasting] * 100)
+    apart = [f"The text is about a {t}." for t in CONTRASTS]
+    update = _verify_three(tmp_path, config, backend, apart)
+    assert "sharpened" not in update and "candidates" not in update
+    assert not any("Two groups of texts" in m[1]["content"] for m in backend.calls)
+
+    backend = ScriptedBackend([contrasting] * 100)
+    update = _verify_three(tmp_path, config, backend, ["It is so."] * 3)  # c2 and c3 repeat c1
+    records = {r["cluster"]: (r["neighbour"], r["kept"]) for r in update["sharpened"]}
+    assert records == {"c2": ("c1", False), "c3": ("c1", True)}
+    explanations = [c.explanation for c in update["candidates"]]
+    assert explanations == ["It is so.", "It is so.", CONTRASTS["password"]]
+
+
+def _verify_three(
+    tmp_path: Path, config: Config, backend: ScriptedBackend, explanations: list[str]
+) -> dict[str, Any]:
+    """verify, as the run stops, on three clusters of ten texts each (card, parcel, password)."""
     ids, texts, gold = corpus_of_topics(per_topic=10)
-    backend = ScriptedBackend([contrasting] * 50)
     ws = build_workspace(
         config, tmp_path, "topics", ids, texts, quiet=True, backend=backend, embedder=FakeEmbedder()
     )
     ws.set_vectors(ws.embedder.embed(texts))
     members = np.array([[g == t for t in CONTRASTS] for g in gold])
     candidates = [
-        Candidate(id=f"c{j + 1}", name=t, explanation="It is so.", origin="x")
-        for j, t in enumerate(CONTRASTS)
+        Candidate(id=f"c{j + 1}", name=t, explanation=e, origin="x")
+        for j, (t, e) in enumerate(zip(CONTRASTS, explanations, strict=True))
     ]
     state = RunState(
         config=config,
@@ -100,6 +117,4 @@ def test_without_sharpen_no_contrast_is_asked(tmp_path: Path) -> None:
         decided_by=ws.keep(np.zeros(len(texts), dtype=bool)),
         confidence=ws.keep(np.full(len(texts), 0.1, dtype=np.float32)),
     )
-    update = verify(state, Runtime(context=RunContext(run_dir=str(tmp_path), workspace=ws)))
-    assert "sharpened" not in update and "candidates" not in update
-    assert not any("Two groups of texts" in m[1]["content"] for m in backend.calls)
+    return verify(state, Runtime(context=RunContext(run_dir=str(tmp_path), workspace=ws)))
