@@ -84,50 +84,29 @@ class LLM:
         such as the sample texts an explanation must not copy)."""
         messages = first = self.messages(prompt_name, variables, schema)
         json_schema = schema.model_json_schema()
-        key = request_key(
-            self.backend.model_id, messages, json_schema, max_tokens=self.max_tokens, scope=self.cache_scope
-        )
-        cached = self._from_cache(key, prompt_name, messages, schema, context)
-        if cached is not None:
-            return cached
         attempts: list[Attempt] = []
         for number in range(1, self.max_attempts + 1):
-            self.budget.check()
-            started = time.perf_counter()
-            try:
-                completion = self.backend.complete(messages, json_schema, max_tokens=self.max_tokens)
-            except BackendError as failure:  # a failed call is counted and traced like any other
-                self.budget.charge(0, 0)
-                self.trace.record(
-                    prompt=prompt_name, attempt=number, model=self.backend.model_id, messages=messages,
-                    raw="", parsed=None, error=f"backend: {failure}", prompt_tokens=0, completion_tokens=0,
-                    latency_s=round(time.perf_counter() - started, 4), cached=False,
-                )  # fmt: skip
-                raise
-            latency = time.perf_counter() - started
-            self.budget.charge(completion.prompt_tokens, completion.completion_tokens)
-            parsed, error = _validate(schema, completion.text, context)
-            if parsed is not None and self.cache is not None:  # cached first: a traced answer is never lost
-                self.cache.put(key, self.backend.model_id, prompt_name, completion.text)
-            self.trace.record(
-                prompt=prompt_name,
-                attempt=number,
-                model=self.backend.model_id,
-                messages=messages,
-                raw=completion.text,
-                parsed=None if parsed is None else parsed.model_dump(mode="json"),
-                error=error,
-                prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens,
-                latency_s=round(latency, 4),
-                cached=False,
+            # Every attempt's answer, refused or not, is cached under its own request: a resume
+            # replays a refused answer and its retry instead of asking for them again.
+            key = request_key(
+                self.backend.model_id,
+                messages,
+                json_schema,
+                max_tokens=self.max_tokens,
+                scope=self.cache_scope,
             )
+            raw = self._cached(key)
+            if raw is not None:
+                parsed, error = _validate(schema, raw, context)
+                self._record(prompt_name, number, messages, raw, parsed, error, cached=True)
+            else:
+                raw, parsed, error = self._ask(
+                    prompt_name, number, messages, json_schema, schema, context, key
+                )
             if parsed is not None:
                 return parsed
-            attempts.append(Attempt(raw=completion.text, error=error or ""))
-            shown = (
-                completion.text if len(completion.text) <= SHOWN_BACK else completion.text[:SHOWN_BACK] + "…"
-            )
+            attempts.append(Attempt(raw=raw, error=error or ""))
+            shown = raw if len(raw) <= SHOWN_BACK else raw[:SHOWN_BACK] + "…"
             messages = [  # the first request and the last refused answer only: retries do not pile up
                 *first,
                 {"role": "assistant", "content": shown},
@@ -152,37 +131,74 @@ class LLM:
             self.budget.gave_up += 1
             return None
 
-    def _from_cache(
+    def _ask(
         self,
-        key: str,
         prompt_name: str,
+        number: int,
         messages: list[Message],
+        json_schema: dict[str, Any],
         schema: type[T],
         context: dict[str, Any] | None,
-    ) -> T | None:
-        if self.cache is None:
-            return None
-        raw = self.cache.get(key)
-        if raw is None:
-            return None
-        parsed, error = _validate(schema, raw, context)
-        if parsed is None:  # the schema's validators changed since: ask the model again
-            return None
-        self.budget.cached_calls += 1
+        key: str,
+    ) -> tuple[str, T | None, str | None]:
+        """One call to the model: its answer, parsed (or None) and the problem with it."""
+        self.budget.check()
+        started = time.perf_counter()
+        try:
+            completion = self.backend.complete(messages, json_schema, max_tokens=self.max_tokens)
+        except BackendError as failure:  # a failed call is counted and traced like any other
+            self.budget.charge(0, 0)
+            self._record(
+                prompt_name, number, messages, "", None, f"backend: {failure}", cached=False,
+                latency_s=round(time.perf_counter() - started, 4),
+            )  # fmt: skip
+            raise
+        latency = time.perf_counter() - started
+        self.budget.charge(completion.prompt_tokens, completion.completion_tokens)
+        parsed, error = _validate(schema, completion.text, context)
+        if self.cache is not None:  # cached first: a traced answer is never lost
+            self.cache.put(key, self.backend.model_id, prompt_name, completion.text)
+        self._record(
+            prompt_name, number, messages, completion.text, parsed, error, cached=False,
+            prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+            latency_s=round(latency, 4),
+        )  # fmt: skip
+        return completion.text, parsed, error
+
+    def _cached(self, key: str) -> str | None:
+        """The cached answer to a request, or None."""
+        raw = None if self.cache is None else self.cache.get(key)
+        if raw is not None:
+            self.budget.cached_calls += 1
+        return raw
+
+    def _record(
+        self,
+        prompt_name: str,
+        number: int,
+        messages: list[Message],
+        raw: str,
+        parsed: BaseModel | None,
+        error: str | None,
+        *,
+        cached: bool,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        latency_s: float = 0.0,
+    ) -> None:
         self.trace.record(
             prompt=prompt_name,
-            attempt=1,
+            attempt=number,
             model=self.backend.model_id,
             messages=messages,
             raw=raw,
-            parsed=parsed.model_dump(mode="json"),
+            parsed=None if parsed is None else parsed.model_dump(mode="json"),
             error=error,
-            prompt_tokens=0,
-            completion_tokens=0,
-            latency_s=0.0,
-            cached=True,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            latency_s=latency_s,
+            cached=cached,
         )
-        return parsed
 
 
 def _validate(schema: type[T], raw: str, context: dict[str, Any] | None) -> tuple[T | None, str | None]:

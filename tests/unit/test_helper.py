@@ -102,6 +102,26 @@ def test_identical_rerun_is_answered_from_the_cache(tmp_path: Path) -> None:
     assert len(shorter.calls) == len(reseeded.calls) == 1  # whatever can change the answer is in the key
 
 
+def test_refused_answers_are_replayed_from_the_cache_not_asked_again(tmp_path: Path) -> None:
+    cache_path = tmp_path / "cache.sqlite"
+    bad = '{"name": "  ", "explanation": "x"}'
+    first = LLM(ScriptedBackend([bad, bad, bad]), cache=AnswerCache(cache_path), max_attempts=3)
+    assert first.attempt("judge_membership", VARIABLES, Description) is None
+    # the model repeated itself: the third request was the second's, answered from the cache
+    assert first.budget.calls == 2 and first.budget.cached_calls == 1
+    again = ScriptedBackend([])  # raises on any call: a resume asks nothing again
+    second = LLM(again, cache=AnswerCache(cache_path), max_attempts=3)
+    assert second.attempt("judge_membership", VARIABLES, Description) is None
+    assert again.calls == [] and second.budget.cached_calls == 3 and second.budget.gave_up == 1
+    # an item mended on its second attempt replays both
+    mended = LLM(ScriptedBackend([bad, GOOD]), cache=AnswerCache(cache_path))
+    other = {**VARIABLES, "text": "card stolen"}
+    assert mended.generate("judge_membership", other, Description) == Description(**GOOD)
+    replay = LLM(ScriptedBackend([]), cache=AnswerCache(cache_path))
+    assert replay.generate("judge_membership", other, Description) == Description(**GOOD)
+    assert replay.budget.cached_calls == 2 and [r["cached"] for r in replay.trace.records] == [True, True]
+
+
 def test_budget_stops_calls() -> None:
     llm = LLM(ScriptedBackend([GOOD, GOOD]), budget=Budget(max_calls=1))
     llm.generate("judge_membership", VARIABLES, Description)
