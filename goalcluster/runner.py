@@ -175,7 +175,11 @@ def _invoke(ws: Workspace, path: Path, start: dict[str, Any] | None) -> RunState
         app = build_graph().compile(checkpointer=SqliteSaver(connection, serde=SERDE))
         if start is None and not app.get_state(THREAD).values:
             raise _NoState("it is empty")
-        app.invoke(start, THREAD, context=RunContext(run_dir=str(ws.run_dir), workspace=ws))
+        # "sync": each step's checkpoint is on disk before the next step starts, so a process killed
+        # in a step goes on from the step before it, never from two steps back.
+        app.invoke(
+            start, THREAD, context=RunContext(run_dir=str(ws.run_dir), workspace=ws), durability="sync"
+        )
         return RunState.model_validate(app.get_state(THREAD).values)
     finally:
         connection.close()

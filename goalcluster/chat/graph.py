@@ -173,7 +173,9 @@ class Chat:
         return ChatState.model_validate(values) if values else ChatState()
 
     def send(self, text: str) -> ChatState:
-        values = self.graph.invoke({"text": text}, self.config, context=ChatContext(self.session))
+        values = self.graph.invoke(
+            {"text": text}, self.config, context=ChatContext(self.session), durability="sync"
+        )
         return ChatState.model_validate(values)
 
     def close(self) -> None:
