@@ -37,6 +37,19 @@ class ShowCluster(BaseModel):
     n: int = Field(5, ge=1, le=50, description="How many examples.")
 
 
+class Drill(BaseModel):
+    """Show the clusters found within a cluster of a tree run (one made with --levels)."""
+
+    kind: Literal["drill"] = "drill"
+    cluster: str = Field(description="Node id in the tree, e.g. 'c2' or 'c2.c1'.")
+
+
+class Up(BaseModel):
+    """Go back from the clusters shown by /drill to the level above."""
+
+    kind: Literal["up"] = "up"
+
+
 class ShowUnassigned(BaseModel):
     """Show documents that are in no cluster."""
 
@@ -157,6 +170,8 @@ Action = Annotated[
     | Discover
     | ListClusters
     | ShowCluster
+    | Drill
+    | Up
     | ShowUnassigned
     | Search
     | Why
@@ -179,8 +194,8 @@ ACTIONS: TypeAdapter[Action] = TypeAdapter(Action)
 ACTION_TYPES: dict[str, type[BaseModel]] = {
     model.model_fields["kind"].default: model
     for model in (
-        ClusterBy, Discover, ListClusters, ShowCluster, ShowUnassigned, Search, Why, Split, Merge, Rename,
-        Describe, Move, Pin, Exclude, Summarize, Export, Report, Help, Quit, AskBack,
+        ClusterBy, Discover, ListClusters, ShowCluster, Drill, Up, ShowUnassigned, Search, Why, Split, Merge,
+        Rename, Describe, Move, Pin, Exclude, Summarize, Export, Report, Help, Quit, AskBack,
     )
 }  # fmt: skip
 
@@ -269,6 +284,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "/discover": ("[N]", "find up to N ways to group the corpus, one clustering each"),
     "/clusters": ("", "list the clusters"),
     "/show": ("ID [N]", "examples of a cluster"),
+    "/drill": ("ID", "the clusters within a cluster, in a run made with --levels"),
+    "/up": ("", "back from /drill to the level above"),
     "/unassigned": ("", "documents in no cluster"),
     "/search": ("QUERY", "documents close in meaning"),
     "/find": ("WORDS", "documents containing the words"),
@@ -314,7 +331,7 @@ def parse_command(line: str) -> Action:
 
 
 def _build(command: str, rest: str, words: list[str]) -> Action:
-    if command in ("/clusters", "/unassigned", "/report", "/help", "/quit"):
+    if command in ("/clusters", "/up", "/unassigned", "/report", "/help", "/quit"):
         return ACTIONS.validate_python({"kind": command[1:]})
     if command == "/cluster":
         return ClusterBy(goal=_required(rest))
@@ -322,6 +339,8 @@ def _build(command: str, rest: str, words: list[str]) -> Action:
         return Discover(max_criteria=int(words[0]) if words else 3)
     if command == "/show":
         return ShowCluster(cluster=words[0], n=int(words[1]) if len(words) > 1 else 5)
+    if command == "/drill":
+        return Drill(cluster=words[0])
     if command in ("/search", "/find"):
         return Search(query=_required(rest), by="meaning" if command == "/search" else "keyword")
     if command == "/why":

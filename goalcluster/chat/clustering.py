@@ -54,10 +54,11 @@ def run_checks(state: ChatState) -> dict[str, tuple[float | None, float | None]]
 
 def adopt_run(run_dir: Path, goal: str, state: ChatState, session: ChatSession) -> dict[str, Any]:
     """The state update that makes a finished run's clustering the thread's (pins and edits of the
-    old clusters are cleared; excluded documents stay out)."""
+    old clusters are cleared, and /drill is back at the top; excluded documents stay out)."""
     clusters = clusters_of_run(run_dir)
     update = verified(clusters, state.model_copy(update={"pinned": {}}), session)
     update.update(goal=goal, run_dir=str(run_dir), pinned={}, edits=[], next_id=len(clusters) + 1)
+    update["drilled"] = ""  # a new run: back at its top level
     return update
 
 

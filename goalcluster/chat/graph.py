@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from agent.llm.backends import BackendError
 from agent.llm.budget import BudgetExceeded
 from agent.llm.helper import LLMOutputError
-from goalcluster.chat import edits, views
+from goalcluster.chat import edits, taxonomy, views
 from goalcluster.chat.actions import (
     ACTIONS,
     CONFIRM,
@@ -58,6 +58,8 @@ HANDLERS: dict[str, Handler] = {
     "discover": edits.discover,
     "clusters": lambda _, state, session: views.list_clusters(state, session),
     "show": views.show,
+    "drill": taxonomy.drill,
+    "up": lambda _, state, session: taxonomy.up(state, session),
     "unassigned": lambda _, state, session: views.unassigned(state, session),
     "search": views.search,
     "why": views.why,
@@ -71,7 +73,7 @@ HANDLERS: dict[str, Handler] = {
     "summary": views.summary,
     "export": edits.export,
     "report": lambda _, state, session: edits.report(state, session),
-    "help": lambda _a, _s, _session: views.help_text(),
+    "help": lambda _a, state, _session: views.help_text(state.drilled),
     "quit": lambda _a, _s, _session: ({"done": True}, "Bye. This thread is kept; reopen it with --thread."),
     "ask": lambda action, _s, _session: ({}, action.question),
 }

@@ -32,6 +32,11 @@ class ChatState(BaseModel):
     goal: str = ""
     run_dir: str = Field("", description="The agent run the clustering came from ('' if none).")
     clusters: list[ChatCluster] = Field(default_factory=list)
+    drilled: str = Field(
+        "",
+        description="The node of the run's tree whose clusters /drill shows ('' at the top level); "
+        "only /drill and /up read it, edits act on the top-level clusters.",
+    )
     pinned: dict[str, str] = Field(default_factory=dict, description="Document id -> cluster id.")
     excluded: list[str] = Field(default_factory=list, description="Documents left out of everything.")
     edits: list[str] = Field(default_factory=list, description="What the user changed, in order.")

@@ -150,5 +150,10 @@ def summary(action: Summarize, state: ChatState, session: ChatSession) -> Reply:
     return {}, f"Summary of {what}, from {len(picked)} sampled documents:\n{answer.summary}"
 
 
-def help_text() -> Reply:
-    return {}, "Ask in plain words, or use a command:\n" + "\n".join(f"  {usage(c)}" for c in COMMANDS)
+def help_text(drilled: str = "") -> Reply:
+    """The commands; with where /drill stands (``drilled``: a node id, '' at the top level)."""
+    lines = ["Ask in plain words, or use a command:", *(f"  {usage(c)}" for c in COMMANDS)]
+    lines.append("/drill and /up only look: edits act on the top-level clusters, whichever level is shown.")
+    if drilled:
+        lines.append(f"Now showing the clusters within {drilled} (/up goes back).")
+    return {}, "\n".join(lines)

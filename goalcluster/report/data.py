@@ -14,6 +14,7 @@ import numpy as np
 
 from agent.state import ViewChoice
 from agent.workspace import read_run_files
+from goalcluster.report.taxonomy import TaxonomyView, load_taxonomy
 from goalcluster.results import read_assignments
 from tools.corpus import CorpusError, load_corpus
 from tools.metrics import agreement, first_labels
@@ -67,6 +68,8 @@ class ReportData:
     gold: Gold | None = None
     space: str = ""
     """The working space in words, with what chose it ('' for runs from before goal views)."""
+    taxonomy: TaxonomyView | None = None
+    """The clusters within clusters of a tree run (None for a flat run)."""
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -114,6 +117,7 @@ def load_report(run_dir: Path, gold_path: Path | None = None) -> ReportData:
         clusters=clusters,
         unassigned=[(ids[i], texts[i]) for i in np.flatnonzero(~members.any(axis=1))],
         shared=(members.T.astype(int) @ members.astype(int)).tolist(),
+        taxonomy=load_taxonomy(run_dir, len(ids)),
     )
     view = metrics.get("view") or {}
     data.space = ViewChoice.model_validate(view).describe() if view else ""

@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from goalcluster.report.data import ReportData
+from goalcluster.report.icicle import icicle
 from tools.text import clip
 
 PALETTE = (
@@ -84,6 +85,8 @@ def context(data: ReportData) -> dict[str, Any]:
         ],
         "lines": _history_lines(history),
         "gold_max": max([v for row in data.gold.counts for v in row] + [1]) if data.gold else 1,
+        "taxonomy": data.taxonomy,
+        "icicle": icicle(data.taxonomy) if data.taxonomy else None,
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from goalcluster.report.data import ReportData
+from goalcluster.report.taxonomy import TaxonomyView
 from tools.text import clip
 
 EXAMPLES = 3
@@ -58,6 +59,8 @@ def render_markdown(data: ReportData) -> str:
     for c in data.clusters:
         out += ["", f"### {c.index + 1}. {md(c.name)}", "", md(c.explanation), "", "Examples:", ""]
         out += [f"- {md(clip(text, 300))} ({md(doc_id)})" for doc_id, text in c.representatives[:EXAMPLES]]
+    if data.taxonomy is not None:
+        out += _taxonomy(data.taxonomy)
     out += ["", f"## Unassigned documents ({len(data.unassigned)})", ""]
     shown = data.unassigned[:UNASSIGNED_SHOWN]
     out += [f"- {md(clip(text, 300))} ({md(doc_id)})" for doc_id, text in shown] or [
@@ -94,6 +97,28 @@ def render_markdown(data: ReportData) -> str:
             out.append(f"| {md(name)} | " + " | ".join(str(v) for v in counts) + " |")
     out += ["", "The 2-D map of the documents is in report.html.", ""]
     return "\n".join(out)
+
+
+def _taxonomy(taxonomy: TaxonomyView) -> list[str]:
+    """The tree as a nested list: each node's id, name, size, share of its parent, estimated
+    precision and explanation, indented under its parent."""
+    out = [
+        "",
+        f"## Taxonomy: clusters within clusters ({taxonomy.levels} levels)",
+        "",
+        f"Clusters of {taxonomy.min_node_size} or more documents were clustered again, on their members, "
+        "by a finer grain of the goal.",
+        "",
+    ]
+    for node in taxonomy.walk():
+        out.append(
+            f"{'  ' * (node.level - 1)}- **{md(node.id)} {md(node.name)}**: {node.size} documents "
+            f"({_pct(node.share)} of {md(node.within)}), est. precision {_checked(node.precision)}. "
+            f"{md(node.explanation)}" + (f" Not split: {md(node.not_split)}." if node.not_split else "")
+        )
+    if taxonomy.budget_spent:
+        out += ["", "The LLM budget ran out: the tree stops with what exists."]
+    return out
 
 
 def _checked(figure: float | None) -> str:
