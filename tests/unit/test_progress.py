@@ -1,0 +1,35 @@
+"""The seams a background job uses: progress lines and bars reach a listener (even from a quiet
+workspace)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fakes import FakeEmbedder, ScriptedBackend
+
+from agent.config import Config
+from agent.progress import listening
+from agent.workspace import build_workspace
+
+
+def quiet_workspace(tmp_path: Path, backend: ScriptedBackend) -> Any:
+    config = Config(home=tmp_path / "home", use_cache=False)
+    ids, texts = ["a", "b"], ["first text", "second text"]
+    return build_workspace(
+        config, tmp_path / "run", "corpus", ids, texts, quiet=True, backend=backend, embedder=FakeEmbedder()
+    )
+
+
+def test_a_quiet_workspace_tells_its_progress_to_a_listener_only(tmp_path: Path, capsys: Any) -> None:
+    ws = quiet_workspace(tmp_path, ScriptedBackend())
+    heard: list[tuple[str, str]] = []
+    with listening(lambda kind, line: heard.append((kind, line))):
+        ws.say("round 1: initial")
+        with ws.bar("embedding", 4) as bar:
+            bar.update(4)
+    ws.say("after the block")
+    assert heard[0] == ("say", "round 1: initial")
+    assert heard[-1][0] == "bar" and heard[-1][1].startswith("embedding: 100%") and "4/4" in heard[-1][1]
+    assert all(line != "after the block" for _, line in heard)
+    assert capsys.readouterr().err == ""  # quiet: nothing on the terminal
