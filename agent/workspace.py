@@ -22,6 +22,7 @@ from agent.llm.factory import build_llm
 from agent.llm.helper import LLM
 from agent.llm.hidden import HiddenStates
 from agent.llm.registry import make_hidden_states
+from agent.progress import progress_bar, tell
 from agent.state import ViewChoice
 from agent.views import GoalView, NotesView
 from tools.arrays import load_array, save_array
@@ -138,13 +139,10 @@ class Workspace:
         return np.stack([self._explanations[s] for s in sentences])
 
     def say(self, message: str) -> None:
-        if not self.quiet:
-            say(message)
+        say(message, quiet=self.quiet)
 
     def bar(self, description: str, total: int, unit: str = "it") -> tqdm:
-        return tqdm(
-            total=total, desc=description, unit=unit, file=sys.stderr, disable=self.quiet, leave=False
-        )
+        return progress_bar(description, total, unit, quiet=self.quiet)
 
 
 @dataclass
@@ -229,6 +227,9 @@ def read_run_files(run_dir: Path) -> tuple[Config, str, list[str], list[str]]:
     return config, meta["corpus"], [row["id"] for row in rows], [row["text"] for row in rows]
 
 
-def say(message: str) -> None:
-    """Progress and notes go to stderr, so stdout stays the result."""
-    print(message, file=sys.stderr, flush=True)
+def say(message: str, *, quiet: bool = False) -> None:
+    """Progress and notes go to stderr (unless ``quiet``), so stdout stays the result; and to the
+    progress listener, if one is set (see :mod:`agent.progress`)."""
+    tell("say", message)
+    if not quiet:
+        print(message, file=sys.stderr, flush=True)

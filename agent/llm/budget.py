@@ -1,14 +1,38 @@
-"""Counts LLM calls and tokens against an optional cap."""
+"""Counts LLM calls and tokens against an optional cap; and stops the work on request before its
+next LLM call (see :func:`stoppable`)."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 
 class BudgetExceeded(RuntimeError):
     """The run has spent its LLM budget; work done so far is kept."""
+
+
+class Cancelled(RuntimeError):
+    """The user asked the work to stop; it stopped before its next LLM call. Not a
+    :class:`BudgetExceeded`: no step goes on without the model, the whole request ends."""
+
+
+_stop: ContextVar[threading.Event | None] = ContextVar("goalcluster_stop", default=None)
+
+
+@contextmanager
+def stoppable(stop: threading.Event) -> Iterator[None]:
+    """Within this block, once ``stop`` is set, the next budget check (made before every LLM call,
+    by every budget: nested runs build their own, and LangGraph runs each step in a copy of its
+    caller's context) raises :class:`Cancelled`."""
+    token = _stop.set(stop)
+    try:
+        yield
+    finally:
+        _stop.reset(token)
 
 
 @dataclass
@@ -41,7 +65,11 @@ class Budget:
         )
 
     def check(self) -> None:
-        """Raise :class:`BudgetExceeded` if no further call may be made."""
+        """Raise :class:`BudgetExceeded` if no further call may be made, :class:`Cancelled` if the
+        work was asked to stop."""
+        stop = _stop.get()
+        if stop is not None and stop.is_set():
+            raise Cancelled("stopped on request, before its next LLM call")
         if self.exhausted:
             raise BudgetExceeded(
                 f"LLM budget spent: {self.calls} calls (cap {self.max_calls}), "

@@ -1,6 +1,8 @@
 """The routes of ``goalcluster serve``: pages over one chat thread, and forms that send the chat
 the same slash commands a user would type (so each edit is the chat's typed action, re-verified
-and checkpointed). One lock serialises the thread: the chat is one conversation."""
+and checkpointed). One lock serialises the thread: the chat is one conversation. A long action
+(``/cluster GOAL``, ``/discover``) runs as a background job instead (:mod:`goalcluster.web.jobs`):
+its progress streams to the page, it can be cancelled, and no other turn starts until it ends."""
 
 from __future__ import annotations
 
@@ -17,7 +19,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -25,9 +33,11 @@ from goalcluster.chat.actions import Export, Why
 from goalcluster.chat.edits import export
 from goalcluster.chat.graph import Chat
 from goalcluster.chat.session import ChatError
+from goalcluster.chat.state import ChatState
 from goalcluster.chat.views import why
 from goalcluster.report import write_reports
 from goalcluster.web import pages
+from goalcluster.web.jobs import Jobs, event_stream, is_long
 from goalcluster.web.security import HEADERS, Guard
 
 T = TypeVar("T")
@@ -48,10 +58,11 @@ _env = Environment(
 
 
 class WebChat:
-    """The thread the pages show, the guard's rules, and a note for the next page."""
+    """The thread the pages show, its long actions, the guard's rules, and a note for the next page."""
 
     def __init__(self, chat: Chat, guard: Guard) -> None:
         self.chat, self.guard, self.notice = chat, guard, ""
+        self.jobs = Jobs(chat)
         self._lock = threading.Lock()
         self._page: dict[str, Any] = {}
         self._page_turns = -1
@@ -71,6 +82,16 @@ class WebChat:
         with self._lock:
             return work()
 
+    def turn(self, text: str) -> ChatState | None:
+        """Send ``text`` to the chat (with the lock held); a long action starts as a background job
+        and None comes back at once. :class:`ChatError` while a job runs: the thread is the job's
+        until it ends."""
+        self.jobs.check_idle()
+        if is_long(text, self.chat.state()):
+            self.jobs.start(text)
+            return None
+        return self.chat.send(text)
+
     def render(self, name: str, status: int = 200, **variables: Any) -> HTMLResponse:
         notice, self.notice = self.notice, ""
         html = _env.get_template(name).render(csrf=self.guard.csrf, notice=notice, **variables)
@@ -89,6 +110,7 @@ class WebChat:
         return fields
 
     def close(self) -> None:
+        self.jobs.close()
         self.chat.close()
 
 
@@ -98,7 +120,8 @@ def build_app(chat: Chat, *, host: str = "127.0.0.1", token: str | None = None) 
 
     async def index(request: Request) -> Response:
         page = await run_in_threadpool(web.locked, web.overview)
-        return web.render("index.html.j2", **page, edits=pages.EDITS)
+        job = web.jobs.current
+        return web.render("index.html.j2", **page, edits=pages.EDITS, job=job.view() if job else None)
 
     async def cluster(request: Request) -> Response:
         cid, q = request.path_params["cid"], request.query_params.get("q", "")
@@ -128,19 +151,37 @@ def build_app(chat: Chat, *, host: str = "127.0.0.1", token: str | None = None) 
         form = await web.form(request)
         try:
             line, _ = pages.edit_command(form)
+            state = await run_in_threadpool(web.locked, lambda: web.turn(line))
         except ChatError as error:
             web.notice = f"Cannot do that: {error}"
             return RedirectResponse("./", status_code=303)
-        state = await run_in_threadpool(web.locked, lambda: web.chat.send(line))
-        web.notice = state.reply
+        web.notice = state.reply if state else ""
         back = form.get("back", "")
         return RedirectResponse(back if back.startswith("cluster/") else "./", status_code=303)
 
     async def chat_post(request: Request) -> Response:
         text = (await web.form(request)).get("text", "").strip()
-        if text:
-            await run_in_threadpool(web.locked, lambda: web.chat.send(text))
-        return RedirectResponse("./#chat", status_code=303)
+        if not text:
+            return RedirectResponse("./#chat", status_code=303)
+        try:
+            state = await run_in_threadpool(web.locked, lambda: web.turn(text))
+        except ChatError as error:
+            web.notice = f"Cannot do that now: {error}"
+            return RedirectResponse("./#progress", status_code=303)
+        return RedirectResponse("./#chat" if state else "./#progress", status_code=303)
+
+    async def cancel(request: Request) -> Response:
+        await web.form(request)
+        if not web.jobs.cancel():
+            web.notice = "Nothing is running to cancel."
+        return RedirectResponse("./#progress", status_code=303)
+
+    async def progress(request: Request) -> Response:
+        """The running (or last) job's progress as server-sent events, from the line after the one
+        the page (``?after=``) or the browser's reconnection (``Last-Event-ID``) has."""
+        seen = request.headers.get("last-event-id") or request.query_params.get("after", "")
+        after = int(seen) if seen.isdigit() else 0
+        return StreamingResponse(event_stream(web.jobs.current, after), media_type="text/event-stream")
 
     async def download(request: Request) -> Response:
         name = request.path_params["name"]
@@ -167,6 +208,8 @@ def build_app(chat: Chat, *, host: str = "127.0.0.1", token: str | None = None) 
             Route("/why", why_page),
             Route("/edit", edit, methods=["POST"]),
             Route("/chat", chat_post, methods=["POST"]),
+            Route("/cancel", cancel, methods=["POST"]),
+            Route("/progress", progress),
             Route("/download/{name}", download),
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
         ],

@@ -1,11 +1,14 @@
 """``goalcluster serve``: the pages and forms over a chat thread, with the scripted fake LLM and the
-fake embedder, driven through Starlette's test client; and the server's safety rules."""
+fake embedder, driven through Starlette's test client; long actions as background jobs (progress
+streamed, cancel); and the server's safety rules."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from goalcluster.web import ServeError
 from goalcluster.web.app import build_app
 
 BASE = "http://127.0.0.1:8765"
+WAIT = 20.0  # seconds a test waits for a background job at most
 HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "javascript:alert(1)"]
 
 
@@ -70,6 +74,7 @@ def clustered(setup: Any) -> Iterator[TestClient]:
     with TestClient(app, base_url=BASE) as client:
         page = client.get("/")
         client.post("/chat", data={"csrf": csrf_of(page.text), "text": "/cluster why the customer wrote"})
+        assert events_of(client)[-1] == ("end", "finished")
         yield client
     app.state.web.close()
 
@@ -78,6 +83,52 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, "the page has no CSRF field"
     return found.group(1)
+
+
+def events_of(client: TestClient) -> list[tuple[str, str]]:
+    """The running (or last) job's event stream, read to its end: (event, data) pairs."""
+    answer = client.get("/progress")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/event-stream")
+    events = []
+    for block in answer.text.strip().split("\n\n"):
+        fields = [line.partition(": ") for line in block.splitlines()]
+        event = next(value for name, _, value in fields if name == "event")
+        events.append((event, "\n".join(value for name, _, value in fields if name == "data")))
+    return events
+
+
+def wait_for(condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+class Gate:
+    """Holds the backend's next LLM call until opened, so that a test can act while a job runs."""
+
+    def __init__(self, backend: ScriptedBackend) -> None:
+        self.reached, self.opened = threading.Event(), threading.Event()
+        answer = Scripted()
+
+        def held(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
+            self.reached.set()
+            self.opened.wait(WAIT)
+            return answer(messages, schema)
+
+        backend.queue[:] = [held] + [answer] * 500
+
+
+def start_held(client: TestClient, setup: Any, goal: str) -> tuple[Gate, str]:
+    """Ask for a clustering by ``goal``; the job is held at its first LLM call. The page's CSRF token."""
+    gate = Gate(setup[2])
+    csrf = csrf_of(client.get("/").text)
+    answer = client.post("/chat", data={"csrf": csrf, "text": f"/cluster {goal}"}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "./#progress"  # at once
+    assert wait_for(gate.reached.is_set)
+    return gate, csrf
 
 
 def ids_by_name(client: TestClient) -> dict[str, str]:
@@ -191,6 +242,94 @@ def test_downloads_come_from_the_threads_folder(clustered: TestClient) -> None:
         assert answer.status_code == 200 and (folder / name).exists()
     assert "Card payments" in clustered.get("/download/assignments.csv").text
     assert clustered.get("/download/..%2Frun.json").status_code == 404
+
+
+def test_long_action_runs_in_the_background_and_streams_its_progress(
+    clustered: TestClient, setup: Any
+) -> None:
+    web = clustered.app.state.web  # type: ignore[attr-defined]
+    gate, _ = start_held(clustered, setup, "what went wrong")
+    assert web.jobs.running  # the request came back while the job waits for its LLM answer
+    page = clustered.get("/")
+    assert 'class="status">running<' in page.text and 'action="/cancel"' in page.text
+    assert "Card payments" in page.text  # the clusters shown meanwhile are the thread's, as they were
+    gate.opened.set()
+    events = events_of(clustered)
+    kinds = [kind for kind, _ in events]
+    assert "say" in kinds and any("round 1" in data for _, data in events)  # the agent's progress lines
+    assert kinds[-1] == "end" and events[-1][1] == "finished" and kinds.count("end") == 1
+    state = web.chat.state()
+    assert state.goal == "what went wrong" and "Clustered by: what went wrong" in state.messages[-1].content
+    page = clustered.get("/")
+    assert 'class="status">finished<' in page.text and 'action="/cancel"' not in page.text
+    assert events_of(clustered) == events  # a stream opened later replays the finished job
+
+
+def test_cancelled_job_leaves_the_thread_as_it_was(clustered: TestClient, setup: Any) -> None:
+    web = clustered.app.state.web  # type: ignore[attr-defined]
+    before = web.chat.state()
+    gate, csrf = start_held(clustered, setup, "what went wrong")
+    page = clustered.post("/cancel", data={"csrf": csrf})
+    assert page.status_code == 200 and 'class="status">stopping<' in page.text
+    gate.opened.set()
+    assert events_of(clustered)[-1] == ("end", "cancelled")
+    assert web.chat.state() == before  # clusters, goal, messages, pending: nothing half-applied
+    assert web.chat.graph.get_state(web.chat.config).next == ()
+    page = clustered.get("/")
+    assert 'class="status">cancelled<' in page.text and "as it was before it" in page.text
+    trace = web.chat.session.thread_dir / "run-2" / "trace.jsonl"
+    assert trace.read_text().count("\n") == 1  # the answer it had is kept; no call after the cancel
+    clustered.post("/chat", data={"csrf": csrf, "text": "/clusters"})
+    assert len(web.chat.state().messages) == len(before.messages) + 2  # the thread goes on
+
+
+def test_second_action_is_refused_while_a_job_runs(clustered: TestClient, setup: Any) -> None:
+    web = clustered.app.state.web  # type: ignore[attr-defined]
+    gate, csrf = start_held(clustered, setup, "what went wrong")
+    refused = clustered.post("/chat", data={"csrf": csrf, "text": "/discover 2"})
+    assert "/cluster what went wrong is still running" in refused.text
+    card = ids_by_name(clustered)["Card payments"]
+    rename = {"csrf": csrf, "op": "rename", "cluster": card, "name": "Meanwhile"}
+    assert "still running" in clustered.post("/edit", data=rename).text
+    gate.opened.set()
+    assert events_of(clustered)[-1] == ("end", "finished")
+    state = web.chat.state()
+    assert state.goal == "what went wrong" and not any(c.name == "Meanwhile" for c in state.clusters)
+    assert not (web.chat.session.thread_dir / "discover-1").exists()
+
+
+def test_cross_site_cancel_is_refused(clustered: TestClient, setup: Any) -> None:
+    web = clustered.app.state.web  # type: ignore[attr-defined]
+    gate, csrf = start_held(clustered, setup, "what went wrong")
+    foreign = clustered.post("/cancel", data={"csrf": csrf}, headers={"Origin": "http://evil.example"})
+    assert foreign.status_code == 403
+    assert clustered.post("/cancel", data={"csrf": "guess"}).status_code == 403
+    assert not web.jobs.current.stop.is_set()
+    gate.opened.set()
+    assert events_of(clustered)[-1] == ("end", "finished")
+    assert web.chat.state().goal == "what went wrong"
+
+
+def test_failed_job_ends_its_stream_and_is_reported(
+    clustered: TestClient, setup: Any, monkeypatch: Any
+) -> None:
+    web = clustered.app.state.web  # type: ignore[attr-defined]
+    before = web.chat.state()
+    raised: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+
+    def crash(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("the model crashed")
+
+    setup[2].queue[:] = [crash]
+    csrf = csrf_of(clustered.get("/").text)
+    clustered.post("/chat", data={"csrf": csrf, "text": "/cluster what went wrong"})
+    assert events_of(clustered)[-1] == ("end", "failed")  # the stream ends; the page is not left waiting
+    assert wait_for(lambda: bool(raised)) and "the model crashed" in str(raised[0])  # not swallowed
+    assert 'class="status">failed<' in clustered.get("/").text
+    assert web.chat.state().clusters == before.clusters
+    clustered.post("/chat", data={"csrf": csrf, "text": "/clusters"})
+    assert len(web.chat.state().messages) == len(before.messages) + 2  # the thread goes on
 
 
 def test_serve_command_refuses_an_open_host_without_a_token(
