@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationInfo, create_model, field_valid
 MAX_NAME_WORDS = 8
 MAX_EXPLANATION_WORDS = 40
 COPIED_WORDS = 6  # this many words in a row from a sample text make an explanation a copy of it
-REPEATED_WORDS = 0.8  # this share of words in common (Jaccard) makes an explanation another's repeat
+REPEATED_WORDS = 1  # explanations whose words differ by at most this many (either way) repeat each other
 # Braces, brackets, angle brackets, backticks or a quoted key followed by a colon: pieces of JSON
 # or markup (a neighbouring answer leaked into the string), never a property of a text.
 _FRAGMENT = re.compile(r"""[{}\[\]<>`]|["'][\w ]{1,30}["']\s*:""")
@@ -95,7 +95,8 @@ def repeated(explanation: str, others: Any) -> str:
     words = set(re.findall(r"\w+", explanation.lower()))
     for other in others:
         theirs = set(re.findall(r"\w+", str(other).lower()))
-        if words and len(words & theirs) >= REPEATED_WORDS * len(words | theirs):
+        # "in English" / "in German" differ by two words: told apart, however long the sentence
+        if words and len(words ^ theirs) <= REPEATED_WORDS:
             return str(other)
     return ""
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from agent.config import Config
 from agent.llm.backends import Message
-from agent.schemas import ClusterDescription
+from agent.schemas import ClusterDescription, repeated
 from goalcluster.runner import start_run
 from tools.corpus import Corpus
 
@@ -57,6 +57,14 @@ def test_a_copy_of_a_sample_text_is_refused_and_a_property_is_kept() -> None:
     assert two.explanation == "The text is about cards."  # the first sentence is the explanation
     with pytest.raises(ValidationError, match="plain words"):
         ClusterDescription(name="{'joy'", explanation="The text expresses joy.")
+
+
+def test_a_repeat_is_the_same_words_but_for_one_and_a_changed_word_is_not() -> None:
+    english = "All texts are written in English, in a formal tone."
+    assert repeated("all texts are written in English in a formal tone", [english]) == english
+    assert repeated("All texts are written in plain English, in a formal tone.", [english]) == english
+    assert repeated("All texts are written in German, in a formal tone.", [english]) == ""
+    assert repeated("The text expresses dissatisfaction.", ["The text expresses satisfaction."]) == ""
 
 
 def test_a_leaked_explanation_is_asked_again_with_the_problem_shown(tmp_path: Path) -> None:
