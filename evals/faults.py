@@ -39,6 +39,7 @@ GOALCLUSTER = str(Path(sys.executable).parent / "goalcluster")
 GOAL = "group the messages by what the customer wants the bank to do"
 TIMEOUT_S = 30  # the client's wait for one answer: above a real answer's time on 2 busy cores
 HANG_S = 40  # a hung request outlasts it
+LAST_MARKERS = ("stopped:", "writing the reports")
 KILL_MARKERS = (
     "embedded",
     "working space:",
@@ -132,12 +133,13 @@ def ended_well(done: subprocess.CompletedProcess[str]) -> bool:
 
 def kill_cases(setup: Setup) -> list[Case]:
     """One run SIGKILLed at each stage in turn (each resume is killed at the next stage, the last
-    while the report is written), then resumed to the end and compared with the uninterrupted run."""
+    two in finish and while the reports are written), then resumed to the end and compared with the
+    uninterrupted run."""
     home, out = fresh_home(setup, "kill"), setup.root / "kill"
     cases: list[Case] = []
     command = run_args(setup, out)
-    for marker in (*KILL_MARKERS, "stopped:"):
-        if marker == "stopped:":
+    for marker in (*KILL_MARKERS, *LAST_MARKERS):
+        if marker in LAST_MARKERS:  # the finish node, then the reports
             command = [*command, "--report"]
         cut, failure = _kill_at(command, out, home, marker)
         command = ["resume", str(out)]

@@ -146,6 +146,8 @@ def resume(args: argparse.Namespace, config: Config) -> dict[str, Any]:
 def _finished(result: ClusteringResult, args: argparse.Namespace) -> dict[str, Any]:
     summary = result.model_dump(exclude={"assignments"})
     if args.report:
+        if not args.quiet:
+            say("writing the reports (html, md)")
         summary["reports"] = [str(path) for path in write_reports(Path(result.run_dir))]
     if not args.json:
         print(summary_table(result))
