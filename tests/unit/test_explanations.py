@@ -87,7 +87,6 @@ def test_a_leaked_explanation_is_asked_again_with_the_problem_shown(tmp_path: Pa
 
 
 def test_a_group_whose_description_stays_over_long_is_dropped_with_its_reason(tmp_path: Path) -> None:
-    corpus = _languages()
     plain = answer_by_prompt(aspect="language", reads="language")
 
     def answer(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
@@ -96,9 +95,20 @@ def test_a_group_whose_description_stays_over_long_is_dropped_with_its_reason(tm
             return {"name": "De", "explanation": OVER_LONG}
         return plain(messages, schema)
 
+    result, trace, _ = _run_languages(tmp_path, answer)
+    dropped = [r for r in trace if r.get("gave_up") and r["prompt"] == "describe_group"]
+    assert dropped and all("words long" in r["error"] for r in dropped)
+    assert all(len(c.explanation.split()) <= 40 for c in result.clusters)
+    assert {c.name for c in result.clusters} >= {"Es", "Fr"}
+    assert (tmp_path / "run" / "metrics.json").exists() and result.metrics["gave_up"] == len(dropped)
+
+
+def _run_languages(tmp_path: Path, answer: Any) -> tuple[Any, list[dict[str, Any]], ScriptedBackend]:
+    """One run of :func:`_languages` by the language goal with ``answer`` as the model: the result,
+    its trace records and the scripted model."""
     fake = ScriptedBackend([answer] * 300)
     result = start_run(
-        corpus,
+        _languages(),
         _config(tmp_path, goal="Group the texts by the language they are written in", max_iterations=1),
         tmp_path / "run",
         backend=fake,
@@ -107,11 +117,7 @@ def test_a_group_whose_description_stays_over_long_is_dropped_with_its_reason(tm
         quiet=True,
     )
     trace = [json.loads(line) for line in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()]
-    dropped = [r for r in trace if r.get("gave_up") and r["prompt"] == "describe_group"]
-    assert dropped and all("words long" in r["error"] for r in dropped)
-    assert all(len(c.explanation.split()) <= 40 for c in result.clusters)
-    assert {c.name for c in result.clusters} >= {"Es", "Fr"}
-    assert (tmp_path / "run" / "metrics.json").exists() and result.metrics["gave_up"] == len(dropped)
+    return result, trace, fake
 
 
 def _languages() -> Corpus:
@@ -165,18 +171,7 @@ def test_leaked_over_long_and_repeated_explanations_are_each_repaired_or_dropped
             return {"name": names[language], "explanation": other}
         return {"name": names[language], "explanation": own[language]}
 
-    fake = ScriptedBackend([answer] * 300)
-    goal = "Group the texts by the language they are written in"
-    result = start_run(
-        _languages(),
-        _config(tmp_path, goal=goal, max_iterations=1),
-        tmp_path / "run",
-        backend=fake,
-        embedder=FakeEmbedder(),
-        hidden=FakeHiddenStates(),
-        quiet=True,
-    )
-    trace = [json.loads(line) for line in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()]
+    result, trace, fake = _run_languages(tmp_path, answer)
     described = [r for r in trace if r.get("prompt") == "describe_group" and "error" in r]
     assert any("piece of JSON or markup" in (r["error"] or "") for r in described)  # leaked: asked again
     asked = [c[1]["content"] for c in fake.calls]
