@@ -21,7 +21,7 @@ from goalcluster.chat.session import ChatError, ChatSession
 from goalcluster.chat.state import ChatState
 from goalcluster.chat.views import list_clusters
 from goalcluster.results import precision_recall
-from goalcluster.tree import TREE_DIR, TREE_FILE, Tree, TreeNode, read_tree
+from goalcluster.tree import METRICS_FILE, TREE_DIR, TREE_FILE, Tree, TreeNode, read_tree
 
 Reply = tuple[dict[str, Any], str]
 
@@ -105,7 +105,7 @@ def _level(node: TreeNode, tree: Tree, state: ChatState) -> str:
             f"{child.name} — {child.explanation}"
         )
     lines.append(f"  share: of {node.id}'s documents; P / R: the run's estimated precision and recall")
-    metrics = Path(state.run_dir) / TREE_DIR / node.id / "metrics.json"
+    metrics = Path(state.run_dir) / TREE_DIR / node.id / METRICS_FILE
     if metrics.exists():
         m = json.loads(metrics.read_text())
         spread = f"coverage {m['coverage']:.1%}, overlap {m['overlap']:.1%}"
