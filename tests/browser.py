@@ -1,5 +1,6 @@
-"""Open a local HTML file in headless Chromium over the DevTools protocol and record what happened:
-requests, console messages, exceptions, dialogs, a DOM probe and a screenshot.
+"""Headless Chromium over the DevTools protocol: open a local HTML file and record what happened
+(requests, console messages, exceptions, dialogs, a DOM probe and a screenshot), or drive a page as a
+person would (:class:`Tab`: go to a URL, click, type, reload).
 
 Every browser test goes through :func:`browser`, which owns Chromium's whole lifetime: it starts
 the browser in its own process group with a fresh profile, and on the way out closes it over
@@ -66,8 +67,11 @@ class PageVisit:
 def visit(page: Path, probe: str, screenshot: Path, *, width: int = 1200, height: int = 1600) -> PageVisit:
     """Load ``page``; evaluate the JavaScript expression ``probe`` in it (by DevTools, not by the
     page); save a full-page PNG to ``screenshot``."""
-    with browser() as running:
-        return _drive(running.port, page, probe, screenshot, width, height)
+    with browser() as running, tab(running, width=width, height=height) as page_tab:
+        page_tab.goto(page.resolve().as_uri())
+        page_tab.seen.probe = page_tab.evaluate(probe)
+        page_tab.screenshot(screenshot)
+    return page_tab.seen
 
 
 @dataclass(frozen=True)
@@ -167,60 +171,118 @@ def _survivors(pgid: int, profile: Path) -> list[int]:
     return found
 
 
-def _drive(port: int, page: Path, probe: str, screenshot: Path, width: int, height: int) -> PageVisit:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as answer:
-        targets = json.load(answer)
-    url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
-    seen = PageVisit()
-    ids = itertools.count(1)
-    with connect(url, max_size=None, open_timeout=30) as socket:
+class Tab:
+    """The browser's page, driven over DevTools as a person would: go to a URL, click at an element's
+    centre, type into a field; everything the page requests, logs or throws is kept in :attr:`seen`."""
 
-        def call(method: str, **params: Any) -> dict[str, Any]:
-            number = next(ids)
-            socket.send(json.dumps({"id": number, "method": method, "params": params}))
-            while True:
-                message = json.loads(socket.recv(timeout=60))
-                if message.get("id") == number:
-                    if "error" in message:
-                        raise RuntimeError(f"{method}: {message['error']}")
-                    return dict(message.get("result", {}))
-                record(message)
-
-        def record(message: dict[str, Any]) -> None:
-            method, params = message.get("method"), message.get("params", {})
-            if method == "Network.requestWillBeSent":
-                seen.requests.append(params["request"]["url"])
-            elif method == "Runtime.consoleAPICalled":
-                text = " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"])
-                seen.console.append({"level": params["type"], "text": text})
-            elif method == "Log.entryAdded":
-                seen.console.append({"level": params["entry"]["level"], "text": params["entry"]["text"]})
-            elif method == "Runtime.exceptionThrown":
-                seen.exceptions.append(params["exceptionDetails"].get("text", "exception"))
-            elif method == "Page.javascriptDialogOpening":
-                seen.dialogs.append(params.get("message", ""))
-                call("Page.handleJavaScriptDialog", accept=True)
-
+    def __init__(self, socket: Any, width: int, height: int) -> None:
+        self.socket, self.seen, self.loads = socket, PageVisit(), 0
+        self._ids = itertools.count(1)
         for domain in ("Page", "Runtime", "Log", "Network"):
-            call(f"{domain}.enable")
-        call(
+            self.call(f"{domain}.enable")
+        self.call(
             "Emulation.setDeviceMetricsOverride",
             width=width,
             height=height,
             deviceScaleFactor=1,
             mobile=False,
         )
-        call("Page.navigate", url=page.resolve().as_uri())
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            message = json.loads(socket.recv(timeout=60))
-            record(message)
-            if message.get("method") == "Page.loadEventFired":
-                break
-        time.sleep(0.5)  # late console messages and requests
-        value = call("Runtime.evaluate", expression=probe, returnByValue=True)
-        seen.probe = value.get("result", {}).get("value")
-        shot = call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
-        screenshot.parent.mkdir(parents=True, exist_ok=True)
-        screenshot.write_bytes(base64.b64decode(shot["data"]))
-    return seen
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        number = next(self._ids)
+        self.socket.send(json.dumps({"id": number, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv(timeout=60))
+            if message.get("id") == number:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return dict(message.get("result", {}))
+            self._record(message)
+
+    def _record(self, message: dict[str, Any]) -> None:
+        method, params, seen = message.get("method"), message.get("params", {}), self.seen
+        if method == "Network.requestWillBeSent":
+            seen.requests.append(params["request"]["url"])
+        elif method == "Runtime.consoleAPICalled":
+            text = " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"])
+            seen.console.append({"level": params["type"], "text": text})
+        elif method == "Log.entryAdded":
+            seen.console.append({"level": params["entry"]["level"], "text": params["entry"]["text"]})
+        elif method == "Runtime.exceptionThrown":
+            seen.exceptions.append(params["exceptionDetails"].get("text", "exception"))
+        elif method == "Page.javascriptDialogOpening":
+            seen.dialogs.append(params.get("message", ""))
+            self.call("Page.handleJavaScriptDialog", accept=True)
+        elif method == "Page.loadEventFired":
+            self.loads += 1
+
+    def _wait_for_load(self, loads_before: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.loads == loads_before:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"the page did not load within {timeout:.0f} s")
+            self._record(json.loads(self.socket.recv(timeout=left)))
+        time.sleep(0.3)  # late console messages and requests
+        self.call("Runtime.evaluate", expression="1")  # and take in what they sent meanwhile
+
+    def goto(self, url: str, timeout: float = 60) -> None:
+        before = self.loads
+        self.call("Page.navigate", url=url)
+        self._wait_for_load(before, timeout)
+
+    def reload(self, timeout: float = 60) -> None:
+        before = self.loads
+        self.call("Page.reload", ignoreCache=True)
+        self._wait_for_load(before, timeout)
+
+    def evaluate(self, expression: str) -> Any:
+        value = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in value:
+            raise RuntimeError(f"{expression!r}: {value['exceptionDetails'].get('text')}")
+        return value.get("result", {}).get("value")
+
+    def click(self, selector: str, *, navigates: bool = False, timeout: float = 60) -> None:
+        """A left click at the centre of the first element matching ``selector`` (scrolled into
+        view first); with ``navigates``, wait until the page it leads to has loaded."""
+        where = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); if (!e) return null;"
+            " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
+            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        if where is None:
+            raise LookupError(f"nothing on the page matches {selector!r}")
+        before = self.loads
+        x, y = where
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+        if navigates:
+            self._wait_for_load(before, timeout)
+
+    def type(self, selector: str, text: str) -> None:
+        """Click into the field and type ``text`` (as keyboard input)."""
+        self.click(selector)
+        self.call("Input.insertText", text=text)
+
+    def choose(self, selector: str, value: str) -> None:
+        """Pick ``value`` in a <select> (its pop-up list is not drawn by a headless browser: the choice
+        is set as the keyboard would, with the change event the page would see)."""
+        self.evaluate(
+            f"(() => {{ const s = document.querySelector({json.dumps(selector)}); s.focus(); s.value = "
+            f"{json.dumps(value)}; s.dispatchEvent(new Event('change', {{bubbles: true}})); }})()"
+        )
+
+    def screenshot(self, path: Path) -> None:
+        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+
+
+@contextmanager
+def tab(running: Browser, *, width: int = 1200, height: int = 1600) -> Iterator[Tab]:
+    """The running browser's first page, to drive."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{running.port}/json/list", timeout=30) as answer:
+        targets = json.load(answer)
+    url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+    with connect(url, max_size=None, open_timeout=30) as socket:
+        yield Tab(socket, width, height)
