@@ -11,7 +11,6 @@ later is where it was left. A new clustering (/cluster, /discover) starts again 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from goalcluster.chat.clustering import run_checks
 from goalcluster.chat.session import ChatError, ChatSession
 from goalcluster.chat.state import ChatState
 from goalcluster.chat.views import list_clusters
-from goalcluster.results import precision_recall
+from goalcluster.results import precision_recall, read_metrics
 from goalcluster.tree import METRICS_FILE, TREE_DIR, TREE_FILE, Tree, TreeNode, read_tree
 
 Reply = tuple[dict[str, Any], str]
@@ -105,9 +104,9 @@ def _level(node: TreeNode, tree: Tree, state: ChatState) -> str:
             f"{child.name} — {child.explanation}"
         )
     lines.append(f"  share: of {node.id}'s documents; P / R: the run's estimated precision and recall")
-    metrics = Path(state.run_dir) / TREE_DIR / node.id / METRICS_FILE
-    if metrics.exists():
-        m = json.loads(metrics.read_text())
+    folder = Path(state.run_dir) / TREE_DIR / node.id
+    if (folder / METRICS_FILE).exists():
+        m = read_metrics(folder)
         spread = f"coverage {m['coverage']:.1%}, overlap {m['overlap']:.1%}"
         lines.append(f"{spread}, {m['unassigned']} of {node.id}'s documents unassigned")
     top = node.id.split(".")[0]
