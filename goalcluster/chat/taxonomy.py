@@ -110,13 +110,21 @@ def _level(node: TreeNode, tree: Tree, state: ChatState) -> str:
             f"{child.name} — {child.explanation}"
         )
     lines.append(f"  share: of {node.id}'s documents; P / R: the run's estimated precision and recall")
-    folder = run_folder(Path(state.run_dir), node.id)
-    if (folder / METRICS_FILE).exists():
-        m = read_metrics(folder)
-        spread = f"coverage {m['coverage']:.1%}, overlap {m['overlap']:.1%}"
-        lines.append(f"{spread}, {m['unassigned']} of {node.id}'s documents unassigned")
+    if spread := spread_within(Path(state.run_dir), node):
+        lines.append(spread)
     top = node.id.split(".")[0]
     if top not in run_checks(state):
         lines.append(f"Note: {top} is no longer as the run left it; these are the run's clusters within it.")
     lines.append("/drill ID goes deeper, /up back. Edits act on the top-level clusters only.")
     return "\n".join(lines)
+
+
+def spread_within(run_dir: Path, node: TreeNode) -> str:
+    """Coverage, overlap and unassigned documents of the run on ``node``'s members, from its
+    ``metrics.json`` ('' when it has no finished run); a damaged file is named with its fix."""
+    folder = run_folder(run_dir, node.id)
+    if not (folder / METRICS_FILE).exists():
+        return ""
+    m = read_metrics(folder)
+    spread = f"coverage {m['coverage']:.1%}, overlap {m['overlap']:.1%}"
+    return f"{spread}, {m['unassigned']} of {node.id}'s documents unassigned"
