@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from agent.state import RunState, ViewChoice
 from agent.workspace import Workspace
-from tools.files import replacing, write_atomic
+from tools.files import DamagedFileError, replacing, write_atomic
 from tools.text import read_jsonl, spreadsheet_safe
 
 REPRESENTATIVES = 3
@@ -203,6 +203,19 @@ def read_result(run_dir: Path) -> ClusteringResult:
 def read_assignments(run_dir: Path) -> list[dict[str, Any]]:
     """A run folder's ``assignments.jsonl`` rows; a damaged file is named with its fix."""
     return read_jsonl(run_dir / "assignments.jsonl", fix=f"goalcluster resume {run_dir} writes it again")
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    """A finished run folder's ``metrics.json``; a damaged file is named with its fix."""
+    path = run_dir / "metrics.json"
+    fix = f"Fix: goalcluster resume {run_dir} writes it again."
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except json.JSONDecodeError as error:
+        raise DamagedFileError(f"{path} is damaged: it is not valid JSON ({error.msg}). {fix}") from error
+    if not isinstance(metrics, dict):
+        raise DamagedFileError(f"{path} is damaged: it holds no JSON object. {fix}")
+    return metrics
 
 
 def precision_recall(precision: float | None, recall: float | None) -> str:

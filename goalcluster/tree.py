@@ -257,6 +257,11 @@ def _write_tree(
     return top.model_copy(update={"metrics": metrics})
 
 
+def run_folder(run_dir: Path, node_id: str | None) -> Path:
+    """The run folder that clustered ``node_id``'s members (the top run ``run_dir`` for None)."""
+    return run_dir / TREE_DIR / node_id if node_id else run_dir
+
+
 def read_tree(run_dir: Path) -> Tree | None:
     """The tree a tree run wrote into ``run_dir``, or None (a flat run)."""
     path = run_dir / TREE_FILE

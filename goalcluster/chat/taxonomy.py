@@ -11,7 +11,6 @@ later is where it was left. A new clustering (/cluster, /discover) starts again 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,8 @@ from goalcluster.chat.clustering import run_checks
 from goalcluster.chat.session import ChatError, ChatSession
 from goalcluster.chat.state import ChatState
 from goalcluster.chat.views import list_clusters
-from goalcluster.results import precision_recall
-from goalcluster.tree import METRICS_FILE, TREE_DIR, TREE_FILE, Tree, TreeNode, read_tree
+from goalcluster.results import precision_recall, read_metrics
+from goalcluster.tree import METRICS_FILE, TREE_FILE, Tree, TreeNode, read_tree, run_folder
 
 Reply = tuple[dict[str, Any], str]
 
@@ -29,26 +28,18 @@ Reply = tuple[dict[str, Any], str]
 def drill(action: Drill, state: ChatState, session: ChatSession) -> Reply:
     """The clusters within node ``action.cluster``, which becomes where /up starts from; a node
     without any says why and moves nothing."""
-    tree = _tree(state)
-    nodes = {node.id: node for node in tree.nodes}
-    node_id = action.cluster.strip()
-    if node_id not in nodes:
-        tops = ", ".join(f"{n.id} ({n.name})" for n in tree.nodes if n.parent is None)
-        raise ChatError(
-            f"there is no cluster {node_id!r} in the run's tree; its top level is {tops} "
-            "(a cluster within c2 is c2.c1)"
-        )
-    node = nodes[node_id]
-    if not _children(tree, node_id):
-        return {}, _no_children(node, tree)
-    return {"drilled": node_id}, _level(node, tree, state)
+    tree = tree_of(state)
+    node = find_node(tree, action.cluster)
+    if not _children(tree, node.id):
+        return {}, why_no_children(node, tree)
+    return {"drilled": node.id}, _level(node, tree, state)
 
 
 def up(state: ChatState, session: ChatSession) -> Reply:
     """The level above the one /drill shows: its parent's clusters, or the thread's own at the top."""
     if not state.drilled:
         return {}, "This is the top level already (/clusters lists it; /drill ID goes down)."
-    tree = _tree(state)
+    tree = tree_of(state)
     nodes = {node.id: node for node in tree.nodes}
     parent = nodes[state.drilled].parent if state.drilled in nodes else None
     if parent is None:
@@ -57,7 +48,9 @@ def up(state: ChatState, session: ChatSession) -> Reply:
     return {"drilled": parent}, _level(nodes[parent], tree, state)
 
 
-def _tree(state: ChatState) -> Tree:
+def tree_of(state: ChatState) -> Tree:
+    """The tree of the run the thread's clustering came from; :class:`ChatError` saying why there is
+    none (a flat run, or an unfinished tree)."""
     if not state.run_dir:
         raise ChatError(
             "this thread's clustering has no tree; open the chat on a run folder made with "
@@ -72,11 +65,23 @@ def _tree(state: ChatState) -> Tree:
     return tree
 
 
+def find_node(tree: Tree, node_id: str) -> TreeNode:
+    """The node ``node_id`` of ``tree``; :class:`ChatError` naming the top level if there is none."""
+    for node in tree.nodes:
+        if node.id == node_id.strip():
+            return node
+    tops = ", ".join(f"{n.id} ({n.name})" for n in tree.nodes if n.parent is None)
+    raise ChatError(
+        f"there is no cluster {node_id.strip()!r} in the run's tree; its top level is {tops} "
+        "(a cluster within c2 is c2.c1)"
+    )
+
+
 def _children(tree: Tree, node_id: str) -> list[TreeNode]:
     return [node for node in tree.nodes if node.parent == node_id]
 
 
-def _no_children(node: TreeNode, tree: Tree) -> str:
+def why_no_children(node: TreeNode, tree: Tree) -> str:
     """Why ``node`` has no clusters within it, in plain words."""
     head = f"{node.id} {node.name} ({node.size} documents) has no clusters within it"
     if node.id in tree.not_split:
@@ -105,13 +110,21 @@ def _level(node: TreeNode, tree: Tree, state: ChatState) -> str:
             f"{child.name} — {child.explanation}"
         )
     lines.append(f"  share: of {node.id}'s documents; P / R: the run's estimated precision and recall")
-    metrics = Path(state.run_dir) / TREE_DIR / node.id / METRICS_FILE
-    if metrics.exists():
-        m = json.loads(metrics.read_text())
-        spread = f"coverage {m['coverage']:.1%}, overlap {m['overlap']:.1%}"
-        lines.append(f"{spread}, {m['unassigned']} of {node.id}'s documents unassigned")
+    if spread := spread_within(Path(state.run_dir), node):
+        lines.append(spread)
     top = node.id.split(".")[0]
     if top not in run_checks(state):
         lines.append(f"Note: {top} is no longer as the run left it; these are the run's clusters within it.")
     lines.append("/drill ID goes deeper, /up back. Edits act on the top-level clusters only.")
     return "\n".join(lines)
+
+
+def spread_within(run_dir: Path, node: TreeNode) -> str:
+    """Coverage, overlap and unassigned documents of the run on ``node``'s members, from its
+    ``metrics.json`` ('' when it has no finished run); a damaged file is named with its fix."""
+    folder = run_folder(run_dir, node.id)
+    if not (folder / METRICS_FILE).exists():
+        return ""
+    m = read_metrics(folder)
+    spread = f"coverage {m['coverage']:.1%}, overlap {m['overlap']:.1%}"
+    return f"{spread}, {m['unassigned']} of {node.id}'s documents unassigned"

@@ -22,8 +22,9 @@ MIN_LABEL = 36
 
 
 def icicle(taxonomy: TaxonomyView) -> dict[str, Any]:
-    """The chart's size and rectangles: each with x, y, width, height, its top-level ancestor's
-    position (``top``), opacity by depth, a label and a tooltip (raw text: the template escapes)."""
+    """The chart's size and rectangles: each with its node's id, x, y, width, height, its top-level
+    ancestor's position (``top``), opacity by depth, a label and a tooltip (raw text: the template
+    escapes)."""
     rects: list[dict[str, Any]] = []
     whole = max(taxonomy.documents, sum(n.size for n in taxonomy.roots), 1)
     _lay_out(taxonomy.roots, 0.0, WIDTH / whole, rects)
@@ -45,6 +46,7 @@ def _lay_out(nodes: list[NodeView], x: float, per_document: float, rects: list[d
 def _rect(node: NodeView, x: float, width: float) -> dict[str, Any]:
     room = int((width - 8) / CHAR)
     return {
+        "id": node.id,
         "x": round(x, 1),
         "y": (node.level - 1) * ROW,
         "width": round(max(width - 1, 0.5), 1),  # a hairline between neighbours

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from goalcluster.tree import TREE_DIR, Tree, TreeNode, read_tree
+from goalcluster.tree import Tree, TreeNode, read_tree, run_folder
 
 EXAMPLES = 3
 
@@ -66,7 +66,7 @@ def load_taxonomy(run_dir: Path, documents: int) -> TaxonomyView | None:
     roots: list[NodeView] = []
     for node in tree.nodes:  # level by level: a parent comes before its children
         if node.parent not in examples:
-            examples[node.parent] = _representatives(_folder(run_dir, node.parent))
+            examples[node.parent] = _representatives(run_folder(run_dir, node.parent))
         parent = views.get(node.parent) if node.parent else None
         shown = examples[node.parent].get(node.id.rsplit(".", 1)[-1], [])
         view = _view(node, tree, parent, len(roots), documents, shown)
@@ -105,11 +105,6 @@ def _view(
         representatives=representatives,
         not_split=tree.not_split.get(node.id, ""),
     )
-
-
-def _folder(run_dir: Path, parent: str | None) -> Path:
-    """The run folder that clustered ``parent``'s members (the top run for the top level)."""
-    return run_dir / TREE_DIR / parent if parent else run_dir
 
 
 def _representatives(folder: Path) -> dict[str, list[tuple[str, str]]]:

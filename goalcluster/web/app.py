@@ -36,9 +36,12 @@ from goalcluster.chat.session import ChatError
 from goalcluster.chat.state import ChatState
 from goalcluster.chat.views import why
 from goalcluster.report import write_reports
-from goalcluster.web import pages
+from goalcluster.report.html import color
+from goalcluster.results import precision_recall
+from goalcluster.web import pages, taxonomy
 from goalcluster.web.jobs import Jobs, event_stream, is_long
 from goalcluster.web.security import HEADERS, Guard
+from tools.files import DamagedFileError
 
 T = TypeVar("T")
 MAX_BODY = 64 * 1024
@@ -55,6 +58,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.globals.update(color=color, figures=precision_recall, node_href=taxonomy.node_href)
 
 
 class WebChat:
@@ -70,11 +74,11 @@ class WebChat:
             self.chat.send("/clusters")  # the first turn takes the run folder's clustering
 
     def overview(self) -> dict[str, Any]:
-        """The main page's variables, computed again only when the thread has had a turn since (the
-        thread folder is claimed, so only this server changes it)."""
-        state = self.chat.state()
+        """The main page's variables (with the Tree section of a tree run), computed again only when
+        the thread has had a turn since (the thread folder is claimed, so only this server changes it)."""
+        state, session = self.chat.state(), self.chat.session
         if self._page_turns != len(state.messages):
-            self._page = pages.overview(state, self.chat.session)
+            self._page = {**pages.overview(state, session), "tree": taxonomy.tree_section(state, session)}
             self._page_turns = len(state.messages)
         return self._page
 
@@ -124,11 +128,7 @@ def build_app(chat: Chat, *, host: str = "127.0.0.1", token: str | None = None) 
         return web.render("index.html.j2", **page, edits=pages.EDITS, job=job.view() if job else None)
 
     async def cluster(request: Request) -> Response:
-        cid, q = request.path_params["cid"], request.query_params.get("q", "")
-        try:
-            page = int(request.query_params.get("page", "1"))
-        except ValueError:
-            page = 1
+        cid, q, page = request.path_params["cid"], request.query_params.get("q", ""), _page_number(request)
         try:
             found = await run_in_threadpool(
                 web.locked, lambda: pages.members(web.chat.state(), web.chat.session, cid, page, q)
@@ -136,6 +136,18 @@ def build_app(chat: Chat, *, host: str = "127.0.0.1", token: str | None = None) 
         except ChatError as error:
             return web.render("message.html.j2", 404, title="No such cluster", message=str(error))
         return web.render("cluster.html.j2", m=found)
+
+    async def node(request: Request) -> Response:
+        nid, q, page = request.path_params["nid"], request.query_params.get("q", ""), _page_number(request)
+        try:
+            found = await run_in_threadpool(
+                web.locked, lambda: taxonomy.node_page(web.chat.state(), web.chat.session, nid, page, q)
+            )
+        except ChatError as error:
+            return web.render("message.html.j2", 404, title="No such cluster in the tree", message=str(error))
+        except DamagedFileError as error:
+            return web.render("message.html.j2", 500, title="The run's files are damaged", message=str(error))
+        return web.render("node.html.j2", n=found)
 
     async def why_page(request: Request) -> Response:
         doc = request.query_params.get("doc", "")
@@ -205,6 +217,7 @@ def build_app(chat: Chat, *, host: str = "127.0.0.1", token: str | None = None) 
         routes=[
             Route("/", index),
             Route("/cluster/{cid}", cluster),
+            Route("/node/{nid}", node),
             Route("/why", why_page),
             Route("/edit", edit, methods=["POST"]),
             Route("/chat", chat_post, methods=["POST"]),
@@ -218,6 +231,14 @@ def build_app(chat: Chat, *, host: str = "127.0.0.1", token: str | None = None) 
     )
     app.state.web = web
     return app
+
+
+def _page_number(request: Request) -> int:
+    """The ``page`` asked for (1 when absent or not a number)."""
+    try:
+        return int(request.query_params.get("page", "1"))
+    except ValueError:
+        return 1
 
 
 def _written(chat: Chat, name: str) -> Path:

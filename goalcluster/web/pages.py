@@ -92,6 +92,7 @@ def _map(data: ReportData) -> dict[str, Any] | None:
 @dataclass
 class Members:
     cluster: Any
+    """What the members are of: the thread's cluster, or a node of the run's tree."""
     rows: list[tuple[str, str]]
     total: int
     page: int
@@ -102,14 +103,24 @@ class Members:
 def members(state: ChatState, session: ChatSession, cluster_id: str, page: int, q: str) -> Members:
     """One page of a cluster's members (id, text), those containing ``q`` (case-blind) if given."""
     cluster = find(state, cluster_id)
-    rows = [(doc_id, session.ws.texts[session.position(doc_id)]) for doc_id in cluster.members]
+    return paged(cluster, member_rows(session, cluster.members), page, q)
+
+
+def member_rows(session: ChatSession, ids: list[str]) -> list[tuple[str, str]]:
+    """(id, text) of each document in ``ids``."""
+    return [(doc_id, session.ws.texts[session.position(doc_id)]) for doc_id in ids]
+
+
+def paged(subject: Any, rows: list[tuple[str, str]], page: int, q: str) -> Members:
+    """Page ``page`` (clamped to those there are) of ``rows``, those containing ``q`` (case-blind) in
+    their id or text if given."""
     if q.strip():
         needle = q.strip().casefold()
         rows = [(d, t) for d, t in rows if needle in t.casefold() or needle in d.casefold()]
     pages = max(1, -(-len(rows) // PAGE))
     page = min(max(1, page), pages)
     shown = rows[(page - 1) * PAGE : page * PAGE]
-    return Members(cluster=cluster, rows=shown, total=len(rows), page=page, pages=pages, q=q)
+    return Members(cluster=subject, rows=shown, total=len(rows), page=page, pages=pages, q=q)
 
 
 def edit_command(form: dict[str, str]) -> tuple[str, Action]:

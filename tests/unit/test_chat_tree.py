@@ -13,7 +13,7 @@ from trees import tree_run
 from goalcluster.chat.actions import Drill, Up, parse_command
 from goalcluster.chat.graph import Chat
 from goalcluster.chat.session import open_session
-from goalcluster.tree import TREE_FILE
+from goalcluster.tree import METRICS_FILE, TREE_DIR, TREE_FILE, resume_tree
 
 
 def chat_on(folder: Path, tmp_path: Path) -> Chat:
@@ -107,4 +107,23 @@ def test_drill_on_a_flat_clustering_says_so_and_a_new_clustering_starts_at_the_t
     assert chat.send("/drill c1").drilled == "c1"
     state = chat.send("/cluster why the customer wrote")  # a new, flat run of the chat's own
     assert state.drilled == "" and "has no tree.json: it is flat" in chat.send("/drill c1").reply
+    chat.close()
+
+
+def test_drill_names_a_damaged_child_metrics_file_with_its_fix_and_the_fix_works(tmp_path: Path) -> None:
+    folder = tree_run(tmp_path)
+    card = ids_by_name(folder)["Card"]
+    metrics = folder / TREE_DIR / card / METRICS_FILE
+    metrics.write_text(metrics.read_text()[:40])  # cut, as a crash or a full disk leaves it
+    chat = chat_on(folder, tmp_path)
+    reply = chat.send(f"/drill {card}").reply
+    assert reply == (
+        f"Cannot do that: {metrics} is damaged: it is not valid JSON (Unterminated string starting at). "
+        f"Fix: goalcluster resume {metrics.parent} writes it again."
+    )
+    chat.close()
+    backend = ScriptedBackend([answer] * 500)
+    resume_tree(metrics.parent, backend=backend, embedder=FakeEmbedder(), quiet=True)  # the fix named
+    chat = chat_on(folder, tmp_path)
+    assert "coverage 100.0%, overlap 0.0%, 0 of" in chat.send(f"/drill {card}").reply
     chat.close()
