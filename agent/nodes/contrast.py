@@ -50,6 +50,7 @@ def sharpen(
     checks = max(2, state.config.spot_checks)
     changed: dict[str, Candidate] = {}
     result = Sharpened(state.candidates)
+    unanswered = 0  # asked, but no valid new explanation came back
     for cid, neighbour in pairs.items():
         own, other = by_id[cid], by_id[neighbour]
         own_rows, other_rows = (
@@ -71,6 +72,7 @@ def sharpen(
             context = {"texts": shown[0] + shown[1], "others": [other.explanation]}
             item = ws.llm.attempt("contrast", variables, ClusterDescription, context)
             if item is None or item.explanation == own.explanation:
+                unanswered += 1
                 continue
             before, after = (_separation(state, ws, e, held) for e in (own.explanation, item.explanation))
         except BudgetExceeded:
@@ -86,8 +88,10 @@ def sharpen(
             name = item.name if item.name.casefold() not in taken else own.name
             changed[cid] = own.model_copy(update={"name": name, "explanation": item.explanation})
             result.precision[cid] = round(after[0], 3)
+    no_answer = f" ({unanswered} more asked, with no valid new explanation)" if unanswered else ""
     ws.say(
-        f"sharpened {len(changed)} of {len(result.records)} explanations tried against their nearest cluster"
+        f"sharpened {len(changed)} of {len(result.records)} explanations tried against their nearest "
+        f"cluster{no_answer}"
     )
     result.candidates = [changed.get(c.id, c) for c in state.candidates]
     return result

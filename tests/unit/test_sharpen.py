@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from fakes import FakeEmbedder, ScriptedBackend, answer_by_prompt, corpus_of_topics
 from langgraph.runtime import Runtime
 
@@ -94,13 +95,29 @@ def test_without_sharpen_only_repeated_explanations_are_contrasted(tmp_path: Pat
     assert explanations == ["It is so.", "It is so.", CONTRASTS["password"]]
 
 
+def test_contrasts_that_bring_nothing_new_are_counted_in_the_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def repeating(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
+        if "Two groups of texts lie close together" in messages[1]["content"]:
+            return {"name": "same", "explanation": "It is so."}  # the repeat again
+        return answer_by_prompt(judge="words")(messages, schema)
+
+    config = Config(home=tmp_path, view="semantic", spot_checks=2, use_cache=False, max_iterations=1)
+    backend = ScriptedBackend([repeating] * 100)
+    update = _verify_three(tmp_path, config, backend, ["It is so."] * 3, quiet=False)
+    assert update["sharpened"] == [] and [c.explanation for c in update["candidates"]] == ["It is so."] * 3
+    note = "sharpened 0 of 0 explanations tried against their nearest cluster (2 more asked, with no valid"
+    assert note in capsys.readouterr().err
+
+
 def _verify_three(
-    tmp_path: Path, config: Config, backend: ScriptedBackend, explanations: list[str]
+    tmp_path: Path, config: Config, backend: ScriptedBackend, explanations: list[str], *, quiet: bool = True
 ) -> dict[str, Any]:
     """verify, as the run stops, on three clusters of ten texts each (card, parcel, password)."""
     ids, texts, gold = corpus_of_topics(per_topic=10)
     ws = build_workspace(
-        config, tmp_path, "topics", ids, texts, quiet=True, backend=backend, embedder=FakeEmbedder()
+        config, tmp_path, "topics", ids, texts, quiet=quiet, backend=backend, embedder=FakeEmbedder()
     )
     ws.set_vectors(ws.embedder.embed(texts))
     members = np.array([[g == t for t in CONTRASTS] for g in gold])
