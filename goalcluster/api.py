@@ -69,6 +69,6 @@ def discover(
     return find_criteria(corpus, config, folder, max_criteria=max_criteria, quiet=quiet)
 
 
-def resume(run_dir: str | Path, *, quiet: bool = True) -> ClusteringResult:
-    """Continue an interrupted run in ``run_dir``."""
-    return resume_tree(Path(run_dir), quiet=quiet)
+def resume(run_dir: str | Path, *, quiet: bool = True, home: str | Path | None = None) -> ClusteringResult:
+    """Continue an interrupted run in ``run_dir``; ``home`` moves its cache (default: the run's own)."""
+    return resume_tree(Path(run_dir), quiet=quiet, home=Path(home) if home is not None else None)

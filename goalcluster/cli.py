@@ -54,13 +54,17 @@ def _env_default(name: str, fallback: str) -> str:
     return os.environ.get(name) or fallback
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, *, recorded_home: bool = False) -> None:
+    """``--home`` and ``--json``; with ``recorded_home`` (resume), no ``--home`` and no
+    GOALCLUSTER_HOME keep the home the run recorded."""
+    env_home = os.environ.get("GOALCLUSTER_HOME")
     parser.add_argument(
         "--home",
         type=Path,
-        default=Path(_env_default("GOALCLUSTER_HOME", str(DEFAULT_HOME))),
-        help="cache for assembled models, embeddings and LLM answers (env GOALCLUSTER_HOME; "
-        "default %(default)s)",
+        default=Path(env_home) if env_home else None if recorded_home else DEFAULT_HOME,
+        help="cache for assembled models, embeddings and LLM answers (env GOALCLUSTER_HOME; default "
+        + ("the run's own" if recorded_home else "%(default)s")
+        + ")",
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
@@ -287,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=commands.run)
 
     resume = sub.add_parser("resume", help="continue an interrupted run without repeating finished LLM calls")
-    _common(resume)
+    _common(resume, recorded_home=True)
     resume.add_argument("run_dir", type=Path, help="the run folder")
     resume.add_argument("--quiet", action="store_true", help="no progress output")
     resume.add_argument("--report", action="store_true", help="write report.html and report.md at the end")
@@ -350,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from(args: argparse.Namespace) -> Config:
     """The Config the flags describe (flag defaults are Config's defaults)."""
-    values: dict[str, Any] = {"home": args.home}
+    values: dict[str, Any] = {"home": args.home} if args.home is not None else {}
     if hasattr(args, "embedder"):
         values.update(
             embedder=args.embedder,

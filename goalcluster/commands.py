@@ -140,7 +140,8 @@ def run(args: argparse.Namespace, config: Config) -> dict[str, Any]:
 
 
 def resume(args: argparse.Namespace, config: Config) -> dict[str, Any]:
-    return _finished(resume_tree(args.run_dir, quiet=args.quiet, executor=args.executor), args)
+    result = resume_tree(args.run_dir, quiet=args.quiet, executor=args.executor, home=args.home)
+    return _finished(result, args)
 
 
 def _finished(result: ClusteringResult, args: argparse.Namespace) -> dict[str, Any]:

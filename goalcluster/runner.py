@@ -121,16 +121,17 @@ def resume_run(
     hidden: HiddenStates | None = None,
     quiet: bool = False,
     executor: str | None = None,
+    home: Path | None = None,
 ) -> ClusteringResult:
     """Continue an interrupted run from its last checkpoint; finished LLM calls are not repeated.
     ``executor`` moves its per-document work elsewhere (a run started on a Ray cluster can finish
-    locally); None keeps the recorded one."""
+    locally), ``home`` its cache of models, embeddings and answers (a run folder copied to another
+    machine); None keeps the recorded one."""
     if not (run_dir / RUN_FILE).exists():
         raise RunInputError(f"{run_dir} is not a goalcluster run folder (no {RUN_FILE}).")
     with claimed(run_dir):
         config, corpus_name, ids, texts = read_run_files(run_dir)
-        if executor is not None:
-            config = Config.model_validate({**config.model_dump(), "executor": executor})
+        config = as_resumed(config, executor=executor, home=home)
         ws = build_workspace(
             config,
             run_dir,
@@ -143,6 +144,13 @@ def resume_run(
             hidden=hidden,
         )
         return _drive(ws, None)
+
+
+def as_resumed(config: Config, *, executor: str | None = None, home: Path | None = None) -> Config:
+    """A run's recorded config with what a resume moves: the executor, the cache folder (None keeps
+    the recorded one)."""
+    moved = {key: value for key, value in (("executor", executor), ("home", home)) if value is not None}
+    return Config.model_validate({**config.model_dump(), **moved}) if moved else config
 
 
 def _drive(ws: Workspace, start: dict[str, Any] | None) -> ClusteringResult:

@@ -28,7 +28,7 @@ from agent.llm.hidden import HiddenStates
 from agent.llm.registry import make_chat_backend
 from agent.workspace import RUN_FILE, make_run_embedder, read_run_files, say
 from goalcluster.results import Cluster, ClusteringResult, read_result
-from goalcluster.runner import CHECKPOINT, RunInputError, check_request, resume_run, start_run
+from goalcluster.runner import CHECKPOINT, RunInputError, as_resumed, check_request, resume_run, start_run
 from tools.corpus import Corpus
 from tools.embedders import Embedder
 from tools.files import replacing, write_atomic
@@ -76,6 +76,7 @@ class Models:
     hidden: HiddenStates | None = None
     quiet: bool = False
     executor: str | None = None
+    home: Path | None = None
     _built: bool = field(default=False, repr=False)
 
     def run_kwargs(self) -> dict[str, Any]:
@@ -125,22 +126,23 @@ def resume_tree(
     hidden: HiddenStates | None = None,
     quiet: bool = False,
     executor: str | None = None,
+    home: Path | None = None,
 ) -> ClusteringResult:
     """:func:`resume_run`; on a tree run, the top run is resumed only if unfinished, then every
-    child that has no ``metrics.json`` is resumed or started; finished runs are read back."""
+    child that has no ``metrics.json`` is resumed or started; finished runs are read back.
+    ``executor`` and ``home`` move every run of the tree, as in :func:`resume_run`."""
     kwargs: dict[str, Any] = {"backend": backend, "embedder": embedder, "hidden": hidden, "quiet": quiet}
+    moved: dict[str, Any] = {"executor": executor, "home": home}
     if not (run_dir / RUN_FILE).exists():
-        return resume_run(run_dir, executor=executor, **kwargs)
-    config = read_run_files(run_dir)[0]
+        return resume_run(run_dir, **moved, **kwargs)
+    config = as_resumed(read_run_files(run_dir)[0], **moved)
     if config.levels == 1:
-        return resume_run(run_dir, executor=executor, **kwargs)
+        return resume_run(run_dir, **moved, **kwargs)
     if (run_dir / METRICS_FILE).exists():
         top = read_result(run_dir)
     else:
-        top = resume_run(run_dir, executor=executor, **kwargs)
-    if executor is not None:
-        config = Config.model_validate({**config.model_dump(), "executor": executor})
-    models = Models(config, executor=executor, **kwargs)
+        top = resume_run(run_dir, **moved, **kwargs)
+    models = Models(config, **moved, **kwargs)
     return grow_tree(top, config, run_dir, models)
 
 
@@ -203,7 +205,7 @@ def _child_run(
     if (folder / METRICS_FILE).exists():
         return read_result(folder)
     if (folder / CHECKPOINT).exists():
-        return resume_run(folder, executor=models.executor, **models.run_kwargs())
+        return resume_run(folder, executor=models.executor, home=models.home, **models.run_kwargs())
     if budget.exhausted:
         return BUDGET_SPENT
     child_config = config.model_copy(update={"goal": goal, "levels": 1, **budget.left()})

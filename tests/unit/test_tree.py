@@ -220,3 +220,26 @@ def test_the_cli_takes_levels_and_prints_the_tree_under_each_cluster(
     shown = [line for line in lines[top + 1 :] if line.startswith("  ")]
     assert len(shown) == 6
     assert shown[0].startswith("  c") and shown[1].startswith("    c") and "." in shown[1].split()[0]
+
+
+def test_a_resume_can_move_the_tree_to_another_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus, _ = nested_corpus()
+    whole = run(corpus, config(tmp_path), tmp_path / "whole", backend())
+    folder = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):  # early in the first child
+        run(corpus, config(tmp_path), folder, FailingAfter(whole.metrics["llm_calls"] + 2))
+    moved = tmp_path / "moved"
+    resume_tree(folder, backend=backend(), embedder=FakeEmbedder(), quiet=True, home=moved)
+    assert json.loads((folder / TREE_FILE).read_text()) == json.loads(
+        (tmp_path / "whole" / TREE_FILE).read_text()
+    )
+    children = [
+        json.loads((p / "run.json").read_text())["config"]["home"] for p in (folder / "tree").iterdir()
+    ]
+    assert str(moved) in children and (moved / "embeddings").is_dir()  # the children after the first
+    # The CLI moves it only when asked: by --home, or GOALCLUSTER_HOME; else the run's own home.
+    monkeypatch.delenv("GOALCLUSTER_HOME", raising=False)
+    assert build_parser().parse_args(["resume", "run"]).home is None
+    assert build_parser().parse_args(["resume", "run", "--home", "h"]).home == Path("h")
+    monkeypatch.setenv("GOALCLUSTER_HOME", str(moved))
+    assert build_parser().parse_args(["resume", "run"]).home == moved
