@@ -15,7 +15,7 @@ top run's ``metrics.json`` (what the whole tree spent).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +24,21 @@ from pydantic import BaseModel, Field
 from agent.config import Config
 from agent.llm.backends import ChatBackend
 from agent.llm.budget import Budget
+from agent.llm.factory import build_llm
+from agent.llm.helper import LLM
 from agent.llm.hidden import HiddenStates
 from agent.llm.registry import make_chat_backend
 from agent.workspace import RUN_FILE, make_run_embedder, read_run_files, say
 from goalcluster.results import Cluster, ClusteringResult, read_result
 from goalcluster.runner import CHECKPOINT, RunInputError, as_resumed, check_request, resume_run, start_run
+from goalcluster.tree_check import check_children
 from tools.corpus import Corpus
 from tools.embedders import Embedder
 from tools.files import replacing, write_atomic
 
 TREE_DIR = "tree"
 TREE_FILE = "tree.json"
+CHECKS_TRACE = "tree-checks.jsonl"
 METRICS_FILE = "metrics.json"
 BUDGET_SPENT = "LLM budget spent"
 
@@ -51,6 +55,11 @@ class TreeNode(BaseModel):
     precision: float | None
     recall: float | None
     goal: str = Field(description="The goal of the run that found this cluster.")
+    within_parent: bool | None = Field(
+        None,
+        description="The model's check that this explanation can hold together with the parent's: "
+        "False when they contradict; None at the top level, or when the check got no answer.",
+    )
 
 
 class Tree(BaseModel):
@@ -77,18 +86,26 @@ class Models:
     quiet: bool = False
     executor: str | None = None
     home: Path | None = None
-    _built: bool = field(default=False, repr=False)
+    checker: LLM | None = field(default=None, repr=False)
+
+    def chat_backend(self) -> ChatBackend:
+        if self.backend is None:
+            announce = None if self.quiet else say
+            self.backend = make_chat_backend(self.config.llm, self.config.backend, self.config.home, announce)
+        return self.backend
+
+    def checks_llm(self, budget: Budget, trace_path: Path) -> LLM:
+        """The LLM that checks children against their parents, charging the tree's ``budget``."""
+        if self.checker is None:
+            built = build_llm(self.config, trace_path=trace_path, backend=self.chat_backend())
+            self.checker = replace(built, budget=budget)
+        return self.checker
 
     def run_kwargs(self) -> dict[str, Any]:
-        if not self._built:
-            announce = None if self.quiet else say
-            self.backend = self.backend or make_chat_backend(
-                self.config.llm, self.config.backend, self.config.home, announce
-            )
-            self.embedder = self.embedder or make_run_embedder(self.config)
-            self._built = True
+        if self.embedder is None:
+            self.embedder = make_run_embedder(self.config)
         return {
-            "backend": self.backend,
+            "backend": self.chat_backend(),
             "embedder": self.embedder,
             "hidden": self.hidden,
             "quiet": self.quiet,
@@ -156,6 +173,8 @@ def grow_tree(top: ClusteringResult, config: Config, run_dir: Path, models: Mode
     budget.absorb(top.metrics)
     tree = Tree(levels=config.levels, min_node_size=config.min_node_size, nodes=[])
     runs: dict[str, ClusteringResult] = {"": top}  # by the node they cluster ("": the corpus)
+    within: dict[str, bool | None] = {}  # child node id -> its check against its parent
+    checks = run_dir / CHECKS_TRACE
     frontier: list[tuple[str, str]] = [("", config.goal)]
     for level in range(1, config.levels + 1):
         below: list[tuple[str, str]] = []
@@ -163,7 +182,7 @@ def grow_tree(top: ClusteringResult, config: Config, run_dir: Path, models: Mode
             result = runs[parent]
             for cluster in result.clusters:
                 node_id = f"{parent}.{cluster.id}" if parent else cluster.id
-                tree.nodes.append(_node(node_id, parent or None, level, cluster, goal))
+                tree.nodes.append(_node(node_id, parent or None, level, cluster, goal, within.get(node_id)))
                 if level == config.levels or cluster.size < config.min_node_size:
                     continue
                 members = [a.id for a in result.assignments if cluster.id in a.cluster_ids]
@@ -177,13 +196,23 @@ def grow_tree(top: ClusteringResult, config: Config, run_dir: Path, models: Mode
                     continue
                 budget.absorb(child.metrics)
                 runs[node_id] = child
+                found = check_children(
+                    lambda: models.checks_llm(budget, checks),
+                    goal or config.goal_text,
+                    cluster,
+                    child.clusters,
+                    run_dir / TREE_DIR / node_id,
+                )
+                within.update({f"{node_id}.{cid}": verdict for cid, verdict in found.items()})
                 below.append((node_id, finer))
         frontier = below
     tree.budget_spent = budget.exhausted or any(r == BUDGET_SPENT for r in tree.not_split.values())
     return _write_tree(top, tree, runs, budget, run_dir)
 
 
-def _node(node_id: str, parent: str | None, level: int, cluster: Cluster, goal: str) -> TreeNode:
+def _node(
+    node_id: str, parent: str | None, level: int, cluster: Cluster, goal: str, within_parent: bool | None
+) -> TreeNode:
     return TreeNode(
         id=node_id,
         parent=parent,
@@ -194,6 +223,7 @@ def _node(node_id: str, parent: str | None, level: int, cluster: Cluster, goal: 
         precision=cluster.precision,
         recall=cluster.recall,
         goal=goal,
+        within_parent=within_parent,
     )
 
 
@@ -253,6 +283,7 @@ def _write_tree(
         **budget.snapshot(),
         "budget_spent": tree.budget_spent,
         "not_split": tree.not_split,
+        "contradict_parent": [node.id for node in tree.nodes if node.within_parent is False],
     }
     metrics = {**top.metrics, "tree": totals}
     write_atomic(run_dir / METRICS_FILE, json.dumps(metrics, indent=2, ensure_ascii=False))
@@ -279,7 +310,10 @@ def tree_lines(tree: Tree) -> str:
 
     def show(parent: str | None, depth: int) -> None:
         for node in children.get(parent, []):
-            lines.append(f"{'  ' * depth}{node.id:<10} {node.size:>5}  {node.name} — {node.explanation}")
+            flag = "  [contradicts its parent]" if node.within_parent is False else ""
+            lines.append(
+                f"{'  ' * depth}{node.id:<10} {node.size:>5}  {node.name} — {node.explanation}{flag}"
+            )
             show(node.id, depth + 1)
 
     show(None, 1)

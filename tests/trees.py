@@ -41,3 +41,12 @@ def make_hostile(folder: Path, name: str = "Declined") -> str:
     cluster["representatives"][0]["text"] = HOSTILE_TEXT
     clusters_file.write_text(json.dumps(clusters))
     return str(node["id"])
+
+
+def flag_contradiction(folder: Path, name: str = "Stolen") -> str:
+    """Mark the node called ``name`` in ``tree.json`` as found to contradict its parent; its id."""
+    tree = json.loads((folder / TREE_FILE).read_text())
+    node = next(n for n in tree["nodes"] if n["name"] == name)
+    node["within_parent"] = False
+    (folder / TREE_FILE).write_text(json.dumps(tree))
+    return str(node["id"])

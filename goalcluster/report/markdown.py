@@ -114,7 +114,9 @@ def _taxonomy(taxonomy: TaxonomyView) -> list[str]:
         out.append(
             f"{'  ' * (node.level - 1)}- **{md(node.id)} {md(node.name)}**: {node.size} documents "
             f"({_pct(node.share)} of {md(node.within)}), est. precision {_checked(node.precision)}. "
-            f"{md(node.explanation)}" + (f" Not split: {md(node.not_split)}." if node.not_split else "")
+            f"{md(node.explanation)}"
+            + (" The model found it contradicts its parent's explanation." if node.contradicts_parent else "")
+            + (f" Not split: {md(node.not_split)}." if node.not_split else "")
         )
     if taxonomy.budget_spent:
         out += ["", "The LLM budget ran out: the tree stops with what exists."]

@@ -35,6 +35,8 @@ class NodeView:
     children: list[NodeView] = field(default_factory=list)
     not_split: str = ""
     """Why a node big enough to be split was not ('' otherwise)."""
+    contradicts_parent: bool = False
+    """The model's check found its explanation contradicts its parent's."""
 
 
 @dataclass
@@ -104,6 +106,7 @@ def _view(
         top=parent.top if parent else roots,
         representatives=representatives,
         not_split=tree.not_split.get(node.id, ""),
+        contradicts_parent=node.within_parent is False,
     )
 
 

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from trees import HOSTILE, HOSTILE_EXPLANATION, HOSTILE_TEXT, make_hostile, tree_run
+from trees import HOSTILE, HOSTILE_EXPLANATION, HOSTILE_TEXT, flag_contradiction, make_hostile, tree_run
 
 from goalcluster.report import load_report, render_html, render_markdown
 from goalcluster.report.icicle import WIDTH, icicle
@@ -158,3 +158,14 @@ def test_icicle_leaves_a_gap_for_unassigned_members_and_fits_overlapping_childre
     assert x["c2.c1"] == (WIDTH / 4, pytest.approx(WIDTH * 3 / 8 - 1))  # narrowed to half of c2 each
     assert x["c2.c2"][1] == pytest.approx(WIDTH / 2 - 1)
     assert chart["height"] == 2 * 36
+
+
+def test_a_child_found_to_contradict_its_parent_says_so_in_both_reports(tmp_path: Path) -> None:
+    folder = tree_run(tmp_path)
+    flag_contradiction(folder, "Stolen")
+    report = load_report(folder)
+    html, text = render_html(report), render_markdown(report)
+    assert html.count("The model found this explanation contradicts its parent’s.") == 1
+    stolen = next(line for line in text.splitlines() if "Stolen**" in line)
+    assert stolen.endswith("The model found it contradicts its parent's explanation.")
+    assert text.count("contradicts its parent") == 1

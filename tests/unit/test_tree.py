@@ -14,7 +14,8 @@ from agent.config import Config
 from agent.llm.backends import Completion, Message
 from goalcluster.cli import build_parser, config_from, main
 from goalcluster.results import ClusteringResult
-from goalcluster.tree import TREE_FILE, resume_tree, start_tree
+from goalcluster.tree import CHECKS_TRACE, TREE_FILE, read_tree, resume_tree, start_tree, tree_lines
+from goalcluster.tree_check import CHECK_FILE
 from tools.corpus import Corpus
 
 SUBTOPICS = {
@@ -146,9 +147,9 @@ def test_one_level_writes_the_flat_run_only(tmp_path: Path) -> None:
     assert not (tmp_path / "flat" / TREE_FILE).exists() and not (tmp_path / "flat" / "tree").exists()
     assert all("path" not in row for row in rows(tmp_path / "flat"))
     deep = run(corpus, config(tmp_path), tmp_path / "deep", backend())
-    # The tree adds tree.json and tree/, and nothing else.
+    # The tree adds tree.json, tree/ and the trace of its checks against parents, and nothing else.
     added = {p.name for p in (tmp_path / "deep").iterdir()} - {p.name for p in (tmp_path / "flat").iterdir()}
-    assert added == {TREE_FILE, "tree"}
+    assert added == {TREE_FILE, "tree", CHECKS_TRACE}
     assert [c.model_dump() for c in flat.clusters] == [c.model_dump() for c in deep.clusters]
 
 
@@ -243,3 +244,41 @@ def test_a_resume_can_move_the_tree_to_another_home(tmp_path: Path, monkeypatch:
     assert build_parser().parse_args(["resume", "run", "--home", "h"]).home == Path("h")
     monkeypatch.setenv("GOALCLUSTER_HOME", str(moved))
     assert build_parser().parse_args(["resume", "run"]).home == moved
+
+
+def test_a_child_that_contradicts_its_parent_is_flagged_and_the_answer_kept(tmp_path: Path) -> None:
+    def contradicting(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
+        if "at the same time?" in messages[1]["content"]:
+            return answer_by_prompt(contradicts=("stolen",))(messages, schema)
+        return answer(messages, schema)
+
+    corpus, _ = nested_corpus()
+    folder = tmp_path / "run"
+    fake = ScriptedBackend([contradicting] * 500)
+    result = run(corpus, config(tmp_path), folder, fake)
+    tree = read_tree(folder)
+    assert tree is not None
+    checks = [c for c in fake.calls if "at the same time?" in c[1]["content"]]
+    assert len(checks) == 4  # one per child, reading the two explanations
+    assert 'described as: "card card card"' in checks[0][1]["content"]
+    within = {node.name: node.within_parent for node in tree.nodes}
+    assert within == {
+        "Card": None,
+        "Parcel": None,
+        "Declined": True,
+        "Stolen": False,
+        "Late": True,
+        "Damaged": True,
+    }
+    stolen = next(node.id for node in tree.nodes if node.name == "Stolen")
+    assert result.metrics["tree"]["contradict_parent"] == [stolen]
+    assert "Stolen — stolen thief fraud  [contradicts its parent]" in tree_lines(tree)
+    assert all((folder / "tree" / node / CHECK_FILE).exists() for node in ("c1", "c2"))
+    # The checks are charged to the tree's one budget, and a resume reads them back.
+    runs = sum(
+        json.loads(m.read_text())["llm_calls"] for m in folder.glob("**/metrics.json") if m.parent != folder
+    )
+    assert result.metrics["tree"]["llm_calls"] == result.metrics["llm_calls"] + runs + 4
+    again = ScriptedBackend([contradicting] * 500)
+    resumed = resume_tree(folder, backend=again, embedder=FakeEmbedder(), quiet=True)
+    assert again.calls == [] and resumed.metrics["tree"] == result.metrics["tree"]

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from test_report_tree import Page
 from test_tree import answer, config
 from test_web import csrf_of
-from trees import HOSTILE, HOSTILE_EXPLANATION, HOSTILE_TEXT, make_hostile, tree_run
+from trees import HOSTILE, HOSTILE_EXPLANATION, HOSTILE_TEXT, flag_contradiction, make_hostile, tree_run
 
 from goalcluster.chat.graph import Chat
 from goalcluster.chat.session import open_session
@@ -168,3 +168,13 @@ def test_damaged_tree_files_are_named_and_the_rest_still_shows(tmp_path: Path) -
         assert main.status_code == 200 and main.text.count('class="card"') == 2
         assert f"The tree of the run in {folder} cannot be shown:" in section(main.text)
     client.app.state.web.close()  # type: ignore[attr-defined]
+
+
+def test_a_child_found_to_contradict_its_parent_says_so_on_the_tree_and_its_page(tmp_path: Path) -> None:
+    folder = tree_run(tmp_path)
+    node = flag_contradiction(folder, "Stolen")
+    client, _ = serve(folder, tmp_path)
+    with client:
+        main, own = client.get("/").text, client.get(f"/node/{node}").text
+    for page in (main, own):
+        assert page.count("The model found this explanation contradicts its parent’s.") == 1
