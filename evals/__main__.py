@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evals import discover, faults, goalsteer, run, scale, table, views
+from evals import discover, faults, goalsteer, run, scale, table, tree, views
 
 
 def main() -> int:
@@ -18,6 +18,7 @@ def main() -> int:
     table.add_parser(sub)
     views.add_parser(sub)
     faults.add_parser(sub)
+    tree.add_parser(sub)
     args = parser.parse_args()
     return int(args.handler(args))
 
