@@ -129,14 +129,6 @@ class Judgement(BaseModel):
     )
 
 
-class Compatible(BaseModel):
-    """Whether two descriptions can both be true of one text."""
-
-    answer: Literal["yes", "no"] = Field(
-        description="'no' only if the two descriptions contradict each other, else 'yes'."
-    )
-
-
 @lru_cache(maxsize=32)
 def choice_schema(n_options: int) -> type[BaseModel]:
     """A schema whose one field is a number from 0 (none) to ``n_options``; the allowed values are

@@ -200,6 +200,7 @@ def grow_tree(top: ClusteringResult, config: Config, run_dir: Path, models: Mode
                     lambda: models.checks_llm(budget, checks),
                     goal or config.goal_text,
                     cluster,
+                    result.clusters,
                     child.clusters,
                     run_dir / TREE_DIR / node_id,
                 )

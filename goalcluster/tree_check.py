@@ -1,6 +1,10 @@
-"""A taxonomy's children checked against their parent: a child's explanation must not contradict
-its parent's. One yes/no question per child (the model reads the two explanations only); the answers
-are kept in the child run's folder, so a resume reads them back instead of asking again."""
+"""A taxonomy's children checked against their parent: a child's explanation must sit under its
+parent's. The model is shown the child's explanation as a text and the parent's level (the parent
+and its siblings) as clusters, with the agent's own ``choose_cluster`` question: the child is within
+its parent when the model files it there, and contradicts it when it files it under a sibling or
+under none. (Asked instead whether two explanations contradict, the packaged models answered the
+same word whatever the pair.) The answers are kept in the child run's folder, so a resume reads
+them back instead of asking again."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 
 from agent.llm.budget import BudgetExceeded
 from agent.llm.helper import LLM
-from agent.schemas import Compatible
+from agent.schemas import choice_schema
 from goalcluster.results import Cluster
 from tools.files import write_atomic
 
@@ -18,12 +22,18 @@ CHECK_FILE = "parent_check.json"
 
 
 def check_children(
-    make_llm: Callable[[], LLM], goal: str, parent: Cluster, children: list[Cluster], folder: Path
+    make_llm: Callable[[], LLM],
+    goal: str,
+    parent: Cluster,
+    level: list[Cluster],
+    children: list[Cluster],
+    folder: Path,
 ) -> dict[str, bool | None]:
-    """Per child cluster id: True when the model finds its explanation can hold together with the
-    parent's, False when they contradict, None when it gave no valid answer or the budget was spent.
-    Written to ``folder/parent_check.json`` once every child has an answer, with what the answers
-    cost; read back from there (its cost charged to the LLM's budget again, which spans the tree)."""
+    """Per child cluster id: True when the model files its explanation under ``parent`` among the
+    clusters of the parent's ``level``, False when under another or none, None when it gave no valid
+    answer or the budget was spent. Written to ``folder/parent_check.json`` once every child has an
+    answer, with what the answers cost; read back from there (its cost charged to the LLM's budget
+    again, which spans the tree)."""
     path = folder / CHECK_FILE
     if path.exists():
         saved = json.loads(path.read_text())
@@ -31,14 +41,16 @@ def check_children(
         return dict(saved["within_parent"])
     llm = make_llm()
     before = llm.budget.snapshot()
+    options = [{"name": c.name, "explanation": c.explanation} for c in level]
+    mine = next(i for i, c in enumerate(level) if c.id == parent.id) + 1
     verdicts: dict[str, bool | None] = {}
     for child in children:
-        variables = {"goal": goal, "parent": parent.explanation, "child": child.explanation}
+        variables = {"goal": goal, "text": child.explanation, "clusters": options}
         try:
-            answer = llm.attempt("parent_check", variables, Compatible)
+            answer = llm.attempt("choose_cluster", variables, choice_schema(len(options)))
         except BudgetExceeded:
             answer = None
-        verdicts[child.id] = None if answer is None else answer.answer == "yes"
+        verdicts[child.id] = None if answer is None else int(answer.choice) == mine  # type: ignore[attr-defined]
     after = llm.budget.snapshot()
     cost = {key: after[key] - before[key] for key in after}
     if all(v is not None for v in verdicts.values()):

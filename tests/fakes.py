@@ -144,12 +144,8 @@ def answer_by_prompt(
     judge: str = "yes",
     aspect: str = "topic",
     reads: str = "",
-    contradicts: Sequence[str] = (),
 ) -> Callable[[Sequence[Message], dict[str, Any]], dict[str, Any]]:
     """An answer function for ScriptedBackend that answers any of the agent's prompts.
-
-    A taxonomy's child is found to contradict its parent when its explanation holds one of the
-    ``contradicts`` strings.
 
     The judge answers ``judge`` ("words": yes when the description and the text share a word of four
     letters or more). The goal's aspect is ``aspect``. The model reads a text's aspect as its ``reads`` tag
@@ -174,9 +170,6 @@ def answer_by_prompt(
             return {"choice": choice}
         if "Is the description true of this text?" in text:
             return {"answer": judge if judge != "words" else _shares_a_word(text)}
-        if "at the same time?" in text:
-            child = text.split("a smaller group is described as: ")[1].split("\n")[0]
-            return {"answer": "no" if any(word in child for word in contradicts) else "yes"}
         if "In one to four words" in text:
             return {"value": text.split('Text: "')[1].split()[0]}
         return proposal

@@ -10,7 +10,6 @@ from agent.schemas import (
     Annotation,
     Aspect,
     ClusterDescription,
-    Compatible,
     Criteria,
     Judgement,
     Proposal,
@@ -47,14 +46,6 @@ CASES: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
     "judge_membership": (
         {"goal": GOAL, "text": TEXTS[0], "explanation": CLUSTERS[0]["explanation"]},
         Judgement,
-    ),
-    "parent_check": (
-        {
-            "goal": GOAL,
-            "parent": "The customer complains about a payment.",
-            "child": CLUSTERS[0]["explanation"],
-        },
-        Compatible,
     ),
     "label_batch": ({"goal": GOAL, "texts": TEXTS, "n_labels": 3}, Proposal),
     "merge_labels": ({"goal": GOAL, "labels": CLUSTERS, "n_labels": 2}, Proposal),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,14 @@ WITHIN = {
 
 def answer(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
     """The agent's prompts answered as answer_by_prompt does, proposing the clusters of the level the
-    prompt's goal names."""
+    prompt's goal names; a child's explanation (the check against its parent) is filed under the
+    cluster it was proposed within."""
     text = messages[1]["content"]
+    shown = text.split('Text: "')[1].split('"\n')[0] if 'Text: "' in text else ""
+    within = [m for m, p in WITHIN.items() if any(c["explanation"] == shown for c in p["clusters"])]
+    if "Which cluster does this text belong to?" in text and within:
+        option = re.search(rf"^(\d+)\. {within[0].split(': ')[1]}:", text, flags=re.M)
+        return {"choice": int(option[1]) if option else 0}
     chosen = next((p for marker, p in WITHIN.items() if marker in text), TOP)
     return answer_by_prompt(chosen, judge="words")(messages, schema)
 
@@ -248,8 +255,8 @@ def test_a_resume_can_move_the_tree_to_another_home(tmp_path: Path, monkeypatch:
 
 def test_a_child_that_contradicts_its_parent_is_flagged_and_the_answer_kept(tmp_path: Path) -> None:
     def contradicting(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
-        if "at the same time?" in messages[1]["content"]:
-            return answer_by_prompt(contradicts=("stolen",))(messages, schema)
+        if 'Text: "stolen thief fraud"' in messages[1]["content"]:
+            return {"choice": 0}  # Stolen's explanation filed under none of the top clusters
         return answer(messages, schema)
 
     corpus, _ = nested_corpus()
@@ -258,9 +265,9 @@ def test_a_child_that_contradicts_its_parent_is_flagged_and_the_answer_kept(tmp_
     result = run(corpus, config(tmp_path), folder, fake)
     tree = read_tree(folder)
     assert tree is not None
-    checks = [c for c in fake.calls if "at the same time?" in c[1]["content"]]
-    assert len(checks) == 4  # one per child, reading the two explanations
-    assert 'described as: "card card card"' in checks[0][1]["content"]
+    checks = [c for c in fake.calls if 'Text: "declined refused"' in c[1]["content"]]
+    assert len(checks) == 1  # one question per child: its explanation, filed among the top clusters
+    assert "card card card" in checks[0][1]["content"] and "parcel parcel parcel" in checks[0][1]["content"]
     within = {node.name: node.within_parent for node in tree.nodes}
     assert within == {
         "Card": None,
