@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from agent.config import Config
 from agent.llm.backends import ChatBackend
@@ -34,7 +34,7 @@ from goalcluster.runner import CHECKPOINT, RunInputError, as_resumed, check_requ
 from goalcluster.tree_check import check_children
 from tools.corpus import Corpus
 from tools.embedders import Embedder
-from tools.files import replacing, write_atomic
+from tools.files import DamagedFileError, replacing, write_atomic
 
 TREE_DIR = "tree"
 TREE_FILE = "tree.json"
@@ -297,9 +297,20 @@ def run_folder(run_dir: Path, node_id: str | None) -> Path:
 
 
 def read_tree(run_dir: Path) -> Tree | None:
-    """The tree a tree run wrote into ``run_dir``, or None (a flat run)."""
+    """The tree a tree run wrote into ``run_dir``, or None (a flat run); a damaged ``tree.json`` is
+    named with its fix."""
     path = run_dir / TREE_FILE
-    return Tree.model_validate_json(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return Tree.model_validate_json(path.read_text(encoding="utf-8", errors="replace"))
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(map(str, problem["loc"]))
+        raise DamagedFileError(
+            f"{path} is damaged ({where + ': ' if where else ''}{problem['msg']}). "
+            f"Fix: goalcluster resume {run_dir} writes it again."
+        ) from error
 
 
 def tree_lines(tree: Tree) -> str:

@@ -18,6 +18,7 @@ from goalcluster.results import ClusteringResult
 from goalcluster.tree import CHECKS_TRACE, TREE_FILE, read_tree, resume_tree, start_tree, tree_lines
 from goalcluster.tree_check import CHECK_FILE
 from tools.corpus import Corpus
+from tools.files import DamagedFileError
 
 SUBTOPICS = {
     "card": {
@@ -289,3 +290,16 @@ def test_a_child_that_contradicts_its_parent_is_flagged_and_the_answer_kept(tmp_
     again = ScriptedBackend([contradicting] * 500)
     resumed = resume_tree(folder, backend=again, embedder=FakeEmbedder(), quiet=True)
     assert again.calls == [] and resumed.metrics["tree"] == result.metrics["tree"]
+
+
+def test_a_damaged_tree_file_is_named_and_a_resume_writes_it_again(tmp_path: Path) -> None:
+    corpus, _ = nested_corpus()
+    folder = tmp_path / "run"
+    run(corpus, config(tmp_path), folder, backend())
+    whole = (folder / TREE_FILE).read_text()
+    (folder / TREE_FILE).write_text(whole[: len(whole) // 2])
+    with pytest.raises(DamagedFileError, match=f"{folder / TREE_FILE} is damaged .*Fix: goalcluster resume"):
+        read_tree(folder)
+    again = backend()
+    resume_tree(folder, backend=again, embedder=FakeEmbedder(), quiet=True)
+    assert again.calls == [] and (folder / TREE_FILE).read_text() == whole

@@ -166,7 +166,10 @@ def test_damaged_tree_files_are_named_and_the_rest_still_shows(tmp_path: Path) -
         client.post("/chat", data={"csrf": csrf_of(client.get("/").text), "text": "/clusters"})
         main = client.get("/")  # a turn since: the page is computed again
         assert main.status_code == 200 and main.text.count('class="card"') == 2
-        assert f"The tree of the run in {folder} cannot be shown:" in section(main.text)
+        assert f"The tree of the run in {folder} cannot be shown: {folder / TREE_FILE} is damaged" in (
+            section(main.text)
+        )
+        assert f"Fix: goalcluster resume {folder} writes it again." in section(main.text)
     client.app.state.web.close()  # type: ignore[attr-defined]
 
 
