@@ -26,7 +26,8 @@ from agent.workspace import Workspace, build_workspace
 from goalcluster.report import write_reports
 from goalcluster.report.markdown import md
 from goalcluster.results import ClusteringResult
-from goalcluster.runner import CHECKPOINT, RunInputError, resume_run, start_run
+from goalcluster.runner import CHECKPOINT, RunInputError
+from goalcluster.tree import resume_tree, start_tree
 from tools.corpus import Corpus
 from tools.embed import embed_corpus
 from tools.embedders import Embedder
@@ -86,13 +87,14 @@ def propose_criteria(ws: Any, vectors: np.ndarray, n_criteria: int, seed: int) -
 
 def _run_criterion(ws: Workspace, corpus: Corpus, config: Config, run_dir: Path) -> ClusteringResult:
     """The agent run for one criterion, within what is left of the discovery's budget; resumed if
-    an earlier discovery on this folder got as far as starting it. Its report is written."""
+    an earlier discovery on this folder got as far as starting it; a tree with ``config.levels``
+    above 1. Its report is written."""
     models: dict[str, Any] = {"backend": ws.llm.backend, "embedder": ws.embedder, "quiet": ws.quiet}
     if (run_dir / CHECKPOINT).exists():
-        result = resume_run(run_dir, hidden=ws.hidden_states(), **models)
+        result = resume_tree(run_dir, hidden=ws.hidden_states(), **models)
     else:
         update = config.model_copy(update=ws.llm.budget.left())
-        result = start_run(corpus, update, run_dir, hidden=ws.hidden_states(), **models)
+        result = start_tree(corpus, update, run_dir, hidden=ws.hidden_states(), **models)
     write_reports(run_dir)
     return result
 
@@ -221,7 +223,7 @@ def discover(
                 f"criterion {number}/{min(len(unique), max_criteria)}: {criterion.name} — {criterion.goal}"
             )
             result = _run_criterion(ws, corpus, config.model_copy(update={"goal": criterion.goal}), run_dir)
-            budget.absorb(result.metrics)
+            budget.absorb(result.metrics.get("tree", result.metrics))  # a tree's totals span its runs
             reason = weakness(result, config.max_clusters)
             found.append(
                 DiscoveredCriterion(

@@ -27,7 +27,7 @@ from goalcluster.chat.session import ChatError, ChatSession
 from goalcluster.chat.state import ChatCluster, ChatState
 from goalcluster.criteria import discover as find_criteria
 from goalcluster.report import write_reports
-from goalcluster.runner import start_run
+from goalcluster.tree import start_tree
 from tools.cluster import partition
 from tools.corpus import Corpus
 from tools.files import replacing
@@ -57,7 +57,7 @@ def cluster_by(action: ClusterBy, state: ChatState, session: ChatSession) -> Rep
     run_dir = session.thread_dir / f"run-{number}"
     config = session.config.model_copy(update={"goal": action.goal, **ws.llm.budget.left()})
     corpus = Corpus(ids=ws.ids, texts=ws.texts, name=session.corpus_name)
-    result = start_run(
+    result = start_tree(  # a flat run, or a tree with the chat's --levels
         corpus,
         config,
         run_dir,
@@ -66,7 +66,7 @@ def cluster_by(action: ClusterBy, state: ChatState, session: ChatSession) -> Rep
         hidden=ws.hidden_states(),
         quiet=ws.quiet,
     )
-    ws.llm.budget.absorb(result.metrics)  # the chat's one budget
+    ws.llm.budget.absorb(result.metrics.get("tree", result.metrics))  # the chat's one budget
     update = adopt_run(run_dir, action.goal, state, session)
     clusters = update["clusters"]
     note = " Your pins were for the old clusters and are cleared." if state.pinned else ""

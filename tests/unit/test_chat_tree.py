@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from fakes import FakeEmbedder, ScriptedBackend
-from test_tree import answer, config
+from test_tree import answer, config, nested_corpus
 from trees import tree_run
 
 from goalcluster.chat.actions import Drill, Up, parse_command
@@ -126,4 +126,28 @@ def test_drill_names_a_damaged_child_metrics_file_with_its_fix_and_the_fix_works
     resume_tree(metrics.parent, backend=backend, embedder=FakeEmbedder(), quiet=True)  # the fix named
     chat = chat_on(folder, tmp_path)
     assert "coverage 100.0%, overlap 0.0%, 0 of" in chat.send(f"/drill {card}").reply
+    chat.close()
+
+
+def test_a_chat_with_levels_clusters_into_a_tree_it_can_drill(tmp_path: Path) -> None:
+    corpus, _ = nested_corpus()
+    data = tmp_path / "messages.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"id": i, "text": t}) + "\n" for i, t in zip(corpus.ids, corpus.texts, strict=True)
+        )
+    )
+    backend = ScriptedBackend([answer] * 500)
+    chat = Chat(
+        open_session(data, "main", config(tmp_path), quiet=True, backend=backend, embedder=FakeEmbedder())
+    )
+    state = chat.send("/cluster why the customer wrote")
+    assert (Path(state.run_dir) / TREE_FILE).exists() and [c.name for c in state.clusters] == [
+        "Card",
+        "Parcel",
+    ]
+    card = next(c.id for c in state.clusters if c.name == "Card")
+    state = chat.send(f"/drill {card}")
+    assert "Declined — declined refused" in state.reply and "Stolen — stolen thief fraud" in state.reply
+    assert chat.session.ws.llm.budget.calls == len(backend.calls)  # the tree's calls are the chat's
     chat.close()

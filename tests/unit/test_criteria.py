@@ -179,3 +179,28 @@ def test_a_discovery_cut_off_goes_on_where_it_stopped_when_run_again(tmp_path: P
     assert not any("Propose up to" in a and "criteria" in a for a in asked)  # proposals kept, not re-asked
     assert first_run.read_text().count("\n") == calls_before  # the finished run was resumed, not redone
     assert all(second_goal in a for a in asked)  # only the cut-off run asked
+
+
+def test_discovery_with_levels_builds_a_tree_per_criterion_within_its_one_budget(tmp_path: Path) -> None:
+    ids, texts, _ = corpus_of_topics(8)
+    config = Config(
+        home=tmp_path / "home",
+        view="semantic",
+        assign_mode="embeddings",
+        annotate_samples=False,
+        use_cache=False,
+        levels=2,
+        min_node_size=6,
+    )
+    fake = ScriptedBackend([answers] * 600)
+    found = discover(
+        Corpus(ids=ids, texts=texts, name="topics"),
+        config,
+        tmp_path / "found",
+        backend=fake,
+        embedder=FakeEmbedder(),
+    )
+    for criterion in found.criteria:
+        tree = json.loads((Path(criterion.run_dir) / "tree.json").read_text())
+        assert tree["levels"] == 2 and {n["level"] for n in tree["nodes"]} == {1, 2}
+    assert found.llm_calls == len(fake.calls)  # the trees' calls are the discovery's
