@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -116,7 +117,9 @@ def score_levels(
 
 
 def run_tree(data: LabeledSet, goal: str, k: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    """goalcluster's two-level tree of the sample: each document's node per level, and the cost."""
+    """goalcluster's two-level tree of the sample, in a fresh ``out``: each document's node per
+    level, and the cost."""
+    shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
     result = goalcluster.cluster(
         data.texts,
