@@ -206,8 +206,9 @@ class ActionRequest(BaseModel):
     # A short flat form (small models fill it reliably); to_action() turns it into a typed Action.
 
     action: Literal[
-        "cluster", "discover", "clusters", "show", "unassigned", "search", "find", "why", "split", "merge",
-        "rename", "describe", "move", "pin", "exclude", "summary", "export", "report", "help", "quit", "ask",
+        "cluster", "discover", "clusters", "show", "drill", "up", "unassigned", "search", "find", "why",
+        "split", "merge", "rename", "describe", "move", "pin", "exclude", "summary", "export", "report",
+        "help", "quit", "ask",
     ] = Field(description="The one action that does what the user asks; 'ask' if it is unclear.")  # fmt: skip
     cluster: str = Field("", description="The cluster id the action is about (such as c2), or ''.")
     other: str = Field("", description="The second cluster id (merge only), or ''.")
@@ -228,7 +229,7 @@ def to_action(request: ActionRequest) -> Action:
         )
     if kind == "cluster":
         return ClusterBy(goal=_required(text, "the goal"))
-    if kind in ("show", "split", "describe"):
+    if kind in ("show", "drill", "split", "describe"):
         _required(cluster, "which cluster")
     if kind in ("why", "exclude"):
         _required(document, "which document")

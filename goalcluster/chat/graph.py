@@ -85,6 +85,7 @@ def understand(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any
     update: dict[str, Any] = {"done": False, "reply": ""}
     if not state.seeded:
         update.update(_seed(state, session))
+        state = state.model_copy(update=update)  # a first message in free text reads the run's clusters
     text = state.text.strip()
     update["pending"] = {}  # a waiting action is done with after this turn, whatever it says
     if state.pending and text.casefold() in YES:
@@ -132,7 +133,9 @@ def _from_free_text(text: str, state: ChatState, session: ChatSession) -> Action
             question=f"I could not tell {str(error).removeprefix('missing ')}. Could you say it again?"
         )
     known = {c.id for c in state.clusters}
-    named = [getattr(action, key) for key in ("cluster", "other") if getattr(action, key, "")]
+    # A tree's node ids (/drill c2.c1) are not the thread's cluster ids: /drill names a missing one.
+    keys = () if action.kind == "drill" else ("cluster", "other")
+    named = [getattr(action, key) for key in keys if getattr(action, key, "")]
     dangling = [cid for cid in named if cid not in known]
     if dangling:
         listing = ", ".join(f"{c.id} ({c.name})" for c in state.clusters) or "none yet"

@@ -4,12 +4,15 @@ from the run's files; where the user stands is kept with the thread; edits stay 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from fakes import FakeEmbedder, ScriptedBackend
 from test_tree import answer, config, nested_corpus
 from trees import tree_run
 
+from agent.llm.backends import Message
 from goalcluster.chat.actions import Drill, Up, parse_command
 from goalcluster.chat.graph import Chat
 from goalcluster.chat.session import open_session
@@ -150,4 +153,47 @@ def test_a_chat_with_levels_clusters_into_a_tree_it_can_drill(tmp_path: Path) ->
     state = chat.send(f"/drill {card}")
     assert "Declined — declined refused" in state.reply and "Stolen — stolen thief fraud" in state.reply
     assert chat.session.ws.llm.budget.calls == len(backend.calls)  # the tree's calls are the chat's
+    chat.close()
+
+
+def test_drill_and_up_from_plain_language(tmp_path: Path) -> None:
+    folder = tree_run(tmp_path)
+    card = ids_by_name(folder)["Card"]
+    wanted = iter([{"action": "drill", "cluster": card}, {"action": "up"}])
+
+    def reply(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
+        if "The actions you can choose from" in messages[1]["content"]:
+            return next(wanted)
+        return answer(messages, schema)
+
+    backend = ScriptedBackend([reply] * 50)
+    chat = Chat(
+        open_session(
+            folder, "main", config(tmp_path, levels=1), quiet=True, backend=backend, embedder=FakeEmbedder()
+        )
+    )
+    state = chat.send("what is inside the card cluster?")
+    assert state.drilled == card and state.reply.startswith(f"Within {card} Card (16 documents)")
+    assert "- drill: show the clusters found within a cluster" in backend.calls[-1][1]["content"]
+    assert chat.send("go back up").drilled == ""
+    chat.close()
+
+
+def test_a_first_message_in_free_text_knows_the_run_s_clusters(tmp_path: Path) -> None:
+    folder = tree_run(tmp_path, levels=1)
+
+    def reply(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
+        if "The actions you can choose from" in messages[1]["content"]:
+            assert "- c1: Card (16 texts)" in messages[1]["content"]
+            return {"action": "show", "cluster": "c1"}
+        return answer(messages, schema)
+
+    backend = ScriptedBackend([reply] * 50)
+    chat = Chat(
+        open_session(
+            folder, "main", config(tmp_path, levels=1), quiet=True, backend=backend, embedder=FakeEmbedder()
+        )
+    )
+    state = chat.send("show me some of the card messages")
+    assert "Which cluster do you mean" not in state.reply and "card" in state.reply.lower()
     chat.close()
