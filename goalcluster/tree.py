@@ -57,8 +57,9 @@ class TreeNode(BaseModel):
     goal: str = Field(description="The goal of the run that found this cluster.")
     within_parent: bool | None = Field(
         None,
-        description="The model's check that this explanation can hold together with the parent's: "
-        "False when they contradict; None at the top level, or when the check got no answer.",
+        description="The check against the parent: True when the model files this explanation under "
+        "its parent among the clusters of the parent's level, False under another or none; None at "
+        "the top level, or when the check got no answer.",
     )
 
 
@@ -198,6 +199,7 @@ def grow_tree(top: ClusteringResult, config: Config, run_dir: Path, models: Mode
                 runs[node_id] = child
                 found = check_children(
                     lambda: models.checks_llm(budget, checks),
+                    budget,
                     goal or config.goal_text,
                     cluster,
                     result.clusters,

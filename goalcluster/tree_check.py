@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from agent.llm.budget import BudgetExceeded
+from agent.llm.budget import Budget, BudgetExceeded
 from agent.llm.helper import LLM
 from agent.schemas import choice_schema
 from goalcluster.results import Cluster
@@ -23,6 +24,7 @@ CHECK_FILE = "parent_check.json"
 
 def check_children(
     make_llm: Callable[[], LLM],
+    budget: Budget,
     goal: str,
     parent: Cluster,
     level: list[Cluster],
@@ -31,13 +33,15 @@ def check_children(
 ) -> dict[str, bool | None]:
     """Per child cluster id: True when the model files its explanation under ``parent`` among the
     clusters of the parent's ``level``, False when under another or none, None when it gave no valid
-    answer or the budget was spent. Written to ``folder/parent_check.json`` once every child has an
-    answer, with what the answers cost; read back from there (its cost charged to the LLM's budget
-    again, which spans the tree)."""
+    answer or the budget was spent. ``make_llm`` builds (when a question must be asked) the LLM
+    that charges ``budget``, the tree's. Written to ``folder/parent_check.json`` once every child has
+    an answer, with what the answers cost; read back from there (its cost charged to ``budget``
+    again: a resume rebuilds the tree's totals). A damaged file is asked again (the answer cache
+    replays what it can)."""
     path = folder / CHECK_FILE
-    if path.exists():
-        saved = json.loads(path.read_text())
-        make_llm().budget.absorb(saved["cost"])
+    saved = _read(path)
+    if saved is not None:
+        budget.absorb(saved["cost"])
         return dict(saved["within_parent"])
     llm = make_llm()
     before = llm.budget.snapshot()
@@ -56,3 +60,13 @@ def check_children(
     if all(v is not None for v in verdicts.values()):
         write_atomic(path, json.dumps({"within_parent": verdicts, "cost": cost}, indent=2))
     return verdicts
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """What ``path`` kept, or None when it is missing or damaged."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(saved, dict) and isinstance(saved.get("within_parent"), dict)
+    return saved if ok and isinstance(saved.get("cost"), dict) else None

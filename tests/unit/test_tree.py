@@ -303,3 +303,16 @@ def test_a_damaged_tree_file_is_named_and_a_resume_writes_it_again(tmp_path: Pat
     again = backend()
     resume_tree(folder, backend=again, embedder=FakeEmbedder(), quiet=True)
     assert again.calls == [] and (folder / TREE_FILE).read_text() == whole
+
+
+def test_a_damaged_parent_check_is_asked_again(tmp_path: Path) -> None:
+    corpus, _ = nested_corpus()
+    folder = tmp_path / "run"
+    run(corpus, config(tmp_path), folder, backend())
+    whole = (folder / TREE_FILE).read_text()
+    (folder / "tree" / "c1" / CHECK_FILE).write_text('{"within_parent": ')
+    again = backend()
+    resume_tree(folder, backend=again, embedder=FakeEmbedder(), quiet=True)
+    assert len(again.calls) == 2  # the two children of c1, filed again
+    assert json.loads((folder / "tree" / "c1" / CHECK_FILE).read_text())["cost"]["llm_calls"] == 2
+    assert (folder / TREE_FILE).read_text() == whole
