@@ -8,8 +8,10 @@ run may spend what the runs before it left. Nodes are visited level by level in 
 resume walks the same tree: a child with ``metrics.json`` is read back, one with a checkpoint is
 resumed, any other is started.
 
-Files: ``tree.json`` (every node), ``path`` on each ``assignments.jsonl`` row, and ``tree`` in the
-top run's ``metrics.json`` (what the whole tree spent).
+Each child's explanation is checked against its parent's (:mod:`goalcluster.tree_check`).
+
+Files: ``tree.json`` (every node), ``path`` on each ``assignments.jsonl`` row, ``tree`` in the top
+run's ``metrics.json`` (what the whole tree spent), ``tree-checks.jsonl`` (the checks' LLM trace).
 """
 
 from __future__ import annotations
