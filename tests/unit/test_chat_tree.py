@@ -19,10 +19,23 @@ from goalcluster.chat.session import open_session
 from goalcluster.tree import METRICS_FILE, TREE_DIR, TREE_FILE, resume_tree
 
 
-def chat_on(folder: Path, tmp_path: Path) -> Chat:
-    backend = ScriptedBackend([answer] * 500)
+def chat_on(folder: Path, tmp_path: Path, readings: Sequence[dict[str, Any]] = ()) -> Chat:
+    """A chat on ``folder``; the model reads the plain-language messages as ``readings``, in turn."""
+    read = iter(readings)
+
+    def reply(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
+        if "The actions you can choose from" in messages[1]["content"]:
+            return next(read)
+        return answer(messages, schema)
+
+    backend = ScriptedBackend([reply] * 500)
     cfg = config(tmp_path, levels=1)
     return Chat(open_session(folder, "main", cfg, quiet=True, backend=backend, embedder=FakeEmbedder()))
+
+
+def asked(chat: Chat) -> str:
+    """The last prompt the chat's model was sent."""
+    return str(chat.session.ws.llm.backend.calls[-1][1]["content"])  # type: ignore[attr-defined]
 
 
 def ids_by_name(folder: Path) -> dict[str, str]:
@@ -159,41 +172,17 @@ def test_a_chat_with_levels_clusters_into_a_tree_it_can_drill(tmp_path: Path) ->
 def test_drill_and_up_from_plain_language(tmp_path: Path) -> None:
     folder = tree_run(tmp_path)
     card = ids_by_name(folder)["Card"]
-    wanted = iter([{"action": "drill", "cluster": card}, {"action": "up"}])
-
-    def reply(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
-        if "The actions you can choose from" in messages[1]["content"]:
-            return next(wanted)
-        return answer(messages, schema)
-
-    backend = ScriptedBackend([reply] * 50)
-    chat = Chat(
-        open_session(
-            folder, "main", config(tmp_path, levels=1), quiet=True, backend=backend, embedder=FakeEmbedder()
-        )
-    )
+    chat = chat_on(folder, tmp_path, [{"action": "drill", "cluster": card}, {"action": "up"}])
     state = chat.send("what is inside the card cluster?")
     assert state.drilled == card and state.reply.startswith(f"Within {card} Card (16 documents)")
-    assert "- drill: show the clusters found within a cluster" in backend.calls[-1][1]["content"]
+    assert "- drill: show the clusters found within a cluster" in asked(chat)
     assert chat.send("go back up").drilled == ""
     chat.close()
 
 
 def test_a_first_message_in_free_text_knows_the_run_s_clusters(tmp_path: Path) -> None:
-    folder = tree_run(tmp_path, levels=1)
-
-    def reply(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
-        if "The actions you can choose from" in messages[1]["content"]:
-            assert "- c1: Card (16 texts)" in messages[1]["content"]
-            return {"action": "show", "cluster": "c1"}
-        return answer(messages, schema)
-
-    backend = ScriptedBackend([reply] * 50)
-    chat = Chat(
-        open_session(
-            folder, "main", config(tmp_path, levels=1), quiet=True, backend=backend, embedder=FakeEmbedder()
-        )
-    )
+    chat = chat_on(tree_run(tmp_path, levels=1), tmp_path, [{"action": "show", "cluster": "c1"}])
     state = chat.send("show me some of the card messages")
+    assert "- c1: Card (16 texts)" in asked(chat)
     assert "Which cluster do you mean" not in state.reply and "card" in state.reply.lower()
     chat.close()

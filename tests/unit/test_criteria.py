@@ -16,7 +16,15 @@ from agent.config import Config
 from agent.llm.backends import Message
 from agent.schemas import Criteria, Criterion
 from goalcluster.cli import main
-from goalcluster.criteria import DiscoveredCriterion, crosstab, deduplicate, discover, rank, weakness
+from goalcluster.criteria import (
+    DiscoveredCriterion,
+    Discovery,
+    crosstab,
+    deduplicate,
+    discover,
+    rank,
+    weakness,
+)
 from goalcluster.results import Cluster, ClusteringResult, DocumentAssignment
 from tools.corpus import Corpus
 
@@ -90,23 +98,20 @@ def answers(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, An
     return answer_by_prompt()(messages, schema)
 
 
-def test_discovery_writes_an_index_a_report_section_and_a_run_per_criterion(tmp_path: Path) -> None:
+def discover_topics(tmp_path: Path, fake: ScriptedBackend, **options: Any) -> Discovery:
+    """Discovery on 24 texts of three topics, the semantic view, assignment by embeddings, no cache."""
     ids, texts, _ = corpus_of_topics(8)
     config = Config(
-        home=tmp_path / "home",
-        view="semantic",
-        assign_mode="embeddings",
-        annotate_samples=False,
-        use_cache=False,
-    )
+        home=tmp_path / "home", view="semantic", assign_mode="embeddings", annotate_samples=False,
+        use_cache=False, **options,
+    )  # fmt: skip
+    corpus = Corpus(ids=ids, texts=texts, name="topics")
+    return discover(corpus, config, tmp_path / "found", backend=fake, embedder=FakeEmbedder())
+
+
+def test_discovery_writes_an_index_a_report_section_and_a_run_per_criterion(tmp_path: Path) -> None:
     fake = ScriptedBackend([answers] * 300)
-    found = discover(
-        Corpus(ids=ids, texts=texts, name="topics"),
-        config,
-        tmp_path / "found",
-        backend=fake,
-        embedder=FakeEmbedder(),
-    )
+    found = discover_topics(tmp_path, fake)
     assert [c.name for c in found.criteria] == ["Topic", "Urgency"]  # "topic" folded into "Topic"
     assert found.criteria[0].merged_with == ["topic"]
     assert all(c.kept and len(c.clusters) == 3 for c in found.criteria)
@@ -123,23 +128,8 @@ def test_discovery_writes_an_index_a_report_section_and_a_run_per_criterion(tmp_
 
 def test_discovery_keeps_to_one_budget_for_all_its_runs(tmp_path: Path) -> None:
     """Each criterion's run once started with a fresh budget: budget_calls=3 made 11 calls."""
-    ids, texts, _ = corpus_of_topics(8)
-    config = Config(
-        home=tmp_path / "home",
-        view="semantic",
-        assign_mode="embeddings",
-        annotate_samples=False,
-        use_cache=False,
-        budget_calls=3,
-    )
     fake = ScriptedBackend([answers] * 300)
-    found = discover(
-        Corpus(ids=ids, texts=texts, name="topics"),
-        config,
-        tmp_path / "found",
-        backend=fake,
-        embedder=FakeEmbedder(),
-    )
+    found = discover_topics(tmp_path, fake, budget_calls=3)
     assert len(fake.calls) == found.llm_calls == 3
     assert len(found.criteria) == 1  # two proposals and one criterion's proposal, then the budget ended
 
@@ -182,24 +172,8 @@ def test_a_discovery_cut_off_goes_on_where_it_stopped_when_run_again(tmp_path: P
 
 
 def test_discovery_with_levels_builds_a_tree_per_criterion_within_its_one_budget(tmp_path: Path) -> None:
-    ids, texts, _ = corpus_of_topics(8)
-    config = Config(
-        home=tmp_path / "home",
-        view="semantic",
-        assign_mode="embeddings",
-        annotate_samples=False,
-        use_cache=False,
-        levels=2,
-        min_node_size=6,
-    )
     fake = ScriptedBackend([answers] * 600)
-    found = discover(
-        Corpus(ids=ids, texts=texts, name="topics"),
-        config,
-        tmp_path / "found",
-        backend=fake,
-        embedder=FakeEmbedder(),
-    )
+    found = discover_topics(tmp_path, fake, levels=2, min_node_size=6)
     for criterion in found.criteria:
         tree = json.loads((Path(criterion.run_dir) / "tree.json").read_text())
         assert tree["levels"] == 2 and {n["level"] for n in tree["nodes"]} == {1, 2}
