@@ -5,6 +5,7 @@ the gold number of topics."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -43,26 +44,29 @@ def warm_up() -> None:
     UMAP(n_neighbors=5, n_components=2).fit_transform(np.random.default_rng(0).normal(size=(40, 8)))
 
 
-def bertopic(task: Task) -> Outcome:
+def bertopic_model(n: int, k: int, seed: int, nr_topics: int | None) -> Any:
     """BERTopic as its documentation sets it up (UMAP to 5 dimensions, HDBSCAN, English stop words
-    removed for the keywords), given the shared embeddings, and ``nr_topics=k``.
-    HDBSCAN's minimum topic size is scaled down for small samples (default 10). Its outliers
-    (topic -1) are the unassigned; each topic's explanation is its top keywords."""
+    removed for the keywords) for ``n`` documents in about ``k`` groups: HDBSCAN's minimum topic size
+    is scaled down for small samples (default 10)."""
     from bertopic import BERTopic
     from sklearn.feature_extraction.text import CountVectorizer
     from umap import UMAP
 
-    n = len(task.texts)
-    min_topic_size = max(3, min(10, n // (3 * task.k)))
-    started = time.perf_counter()
-    model = BERTopic(
+    return BERTopic(
         umap_model=UMAP(
-            n_neighbors=min(15, n - 1), n_components=5, min_dist=0.0, metric="cosine", random_state=task.seed
+            n_neighbors=min(15, n - 1), n_components=5, min_dist=0.0, metric="cosine", random_state=seed
         ),
         vectorizer_model=CountVectorizer(stop_words="english"),
-        min_topic_size=min_topic_size,
-        nr_topics=task.k,
+        min_topic_size=max(3, min(10, n // (3 * k))),
+        nr_topics=nr_topics,
     )
+
+
+def bertopic(task: Task) -> Outcome:
+    """BERTopic (:func:`bertopic_model`), given the shared embeddings, and ``nr_topics=k``. Its
+    outliers (topic -1) are the unassigned; each topic's explanation is its top keywords."""
+    started = time.perf_counter()
+    model = bertopic_model(len(task.texts), task.k, task.seed, nr_topics=task.k)
     topics, _ = model.fit_transform(task.texts, embeddings=task.vectors)
     seconds = time.perf_counter() - started
     found = sorted(set(topics) - {-1})
@@ -76,5 +80,5 @@ def bertopic(task: Task) -> Outcome:
         members=members,
         clusters=clusters,
         cost=no_llm_cost(task.embed_seconds, seconds),
-        details={"min_topic_size": min_topic_size},
+        details={"min_topic_size": model.min_topic_size},
     )

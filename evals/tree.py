@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 import goalcluster
-from evals.baselines import warm_up
+from evals.baselines import bertopic_model, warm_up
 from evals.data import LabeledSet, load_set, subset
 from evals.output import add_common_args, publish
 from tools.embedders import make_embedder
@@ -156,19 +156,8 @@ def run_tree(data: LabeledSet, goal: str, k: int, args: argparse.Namespace, out:
 def run_bertopic(data: LabeledSet, vectors: np.ndarray, sizes: tuple[int, int], seed: int) -> dict[str, Any]:
     """BERTopic with its own number of topics, then its ``hierarchical_topics`` cut at ``sizes``
     (top-level groups, leaves); its outliers (-1) are unassigned."""
-    from bertopic import BERTopic
-    from sklearn.feature_extraction.text import CountVectorizer
-    from umap import UMAP
-
-    n = len(data.texts)
     started = time.perf_counter()
-    model = BERTopic(
-        umap_model=UMAP(
-            n_neighbors=min(15, n - 1), n_components=5, min_dist=0.0, metric="cosine", random_state=seed
-        ),
-        vectorizer_model=CountVectorizer(stop_words="english"),
-        min_topic_size=max(3, min(10, n // (3 * sizes[1]))),
-    )
+    model = bertopic_model(len(data.texts), sizes[1], seed, nr_topics=None)
     topics, _ = model.fit_transform(data.texts, embeddings=vectors)
     found = sorted(set(topics) - {-1})
     merges: list[list[int]] = []
