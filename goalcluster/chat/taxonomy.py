@@ -48,9 +48,9 @@ def up(state: ChatState, session: ChatSession) -> Reply:
     return {"drilled": parent}, _level(nodes[parent], tree, state)
 
 
-def tree_of(state: ChatState) -> Tree:
+def tree_of(state: ChatState, needs: str = "/drill") -> Tree:
     """The tree of the run the thread's clustering came from; :class:`ChatError` saying why there is
-    none (a flat run, or an unfinished tree)."""
+    none (a flat run, or an unfinished tree) and that ``needs`` (what asked) wants a tree run."""
     if not state.run_dir:
         raise ChatError(
             "this thread's clustering has no tree; open the chat on a run folder made with "
@@ -60,7 +60,7 @@ def tree_of(state: ChatState) -> Tree:
     if tree is None:
         raise ChatError(
             f"the run {state.run_dir} has no {TREE_FILE}: it is flat, or its tree is unfinished "
-            "(goalcluster resume RUN_DIR finishes it); /drill needs a run made with --levels 2 or more"
+            f"(goalcluster resume RUN_DIR finishes it); {needs} needs a run made with --levels 2 or more"
         )
     return tree
 

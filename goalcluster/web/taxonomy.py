@@ -65,7 +65,7 @@ class NodePage:
 
 def node_page(state: ChatState, session: ChatSession, node_id: str, page: int, q: str) -> NodePage:
     """Node ``node_id`` of the thread's tree run; :class:`ChatError` for a flat run or an unknown id."""
-    tree = tree_of(state)
+    tree = tree_of(state, needs="a cluster's page in the tree")
     node = find_node(tree, node_id)
     run_dir = Path(state.run_dir)
     taxonomy = load_taxonomy(run_dir, len(session.ws.ids))

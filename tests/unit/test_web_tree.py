@@ -150,6 +150,10 @@ def test_flat_run_shows_no_tree(tmp_path: Path) -> None:
         assert page.count('class="card"') == 2 and 'id="tree"' not in page and "tree-node" not in page
         missing = client.get("/node/c1")
         assert missing.status_code == 404 and "has no tree.json: it is flat" in missing.text
+        assert "a cluster's page in the tree needs a run made with --levels 2" in missing.text.replace(
+            "&#39;", "'"
+        )
+        assert "/drill" not in missing.text
     client.app.state.web.close()  # type: ignore[attr-defined]
 
 
