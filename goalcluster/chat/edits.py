@@ -256,6 +256,11 @@ def _fresh(path: Path) -> Path:
 def report(state: ChatState, session: ChatSession) -> Reply:
     if not state.clusters:
         raise ChatError("there is no clustering to report on yet; ask for one first (/cluster GOAL)")
-    folder = write_current(state, session, session.thread_dir / "current")
-    paths = write_reports(folder)
+    paths = thread_reports(state, write_current(state, session, session.thread_dir / "current"))
     return {}, "Wrote " + " and ".join(str(p) for p in paths)
+
+
+def thread_reports(state: ChatState, folder: Path) -> list[Path]:
+    """The reports of the thread's clustering, written out in ``folder``; their tree (when the
+    clustering came from a tree run) is that run's, as it left it."""
+    return write_reports(folder, tree_from=Path(state.run_dir) if state.run_dir else None)

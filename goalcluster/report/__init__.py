@@ -20,9 +20,11 @@ def write_reports(
     *,
     out: Path | None = None,
     gold: Path | None = None,
+    tree_from: Path | None = None,
 ) -> list[Path]:
-    """Write ``report.<format>`` into ``run_dir`` (or ``out``, for a single format); return the paths."""
-    data = load_report(run_dir, gold)
+    """Write ``report.<format>`` into ``run_dir`` (or ``out``, for a single format); return the paths.
+    ``tree_from``: the tree run whose taxonomy the report shows (see :func:`load_report`)."""
+    data = load_report(run_dir, gold, tree_from)
     written = []
     for fmt in formats:
         path = out if out is not None and len(formats) == 1 else run_dir / f"report.{fmt}"

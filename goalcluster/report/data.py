@@ -76,8 +76,10 @@ class ReportData:
         return list(self.metrics.get("history", []))
 
 
-def load_report(run_dir: Path, gold_path: Path | None = None) -> ReportData:
-    """Read a finished run; ``gold_path`` (or ``gold.jsonl`` in the folder) gives gold labels."""
+def load_report(run_dir: Path, gold_path: Path | None = None, tree_from: Path | None = None) -> ReportData:
+    """Read a finished run; ``gold_path`` (or ``gold.jsonl`` in the folder) gives gold labels;
+    ``tree_from``: the tree run whose taxonomy to show instead of ``run_dir``'s own (a chat's
+    clusters, written out, came from it)."""
     for name in ("run.json", "corpus.jsonl", "metrics.json", "clusters.json", "assignments.jsonl"):
         if not (run_dir / name).exists():
             raise ReportError(
@@ -117,7 +119,7 @@ def load_report(run_dir: Path, gold_path: Path | None = None) -> ReportData:
         clusters=clusters,
         unassigned=[(ids[i], texts[i]) for i in np.flatnonzero(~members.any(axis=1))],
         shared=(members.T.astype(int) @ members.astype(int)).tolist(),
-        taxonomy=load_taxonomy(run_dir, len(ids)),
+        taxonomy=load_taxonomy(tree_from or run_dir, len(ids), source=tree_from is not None),
     )
     view = metrics.get("view") or {}
     data.space = ViewChoice.model_validate(view).describe() if view else ""

@@ -107,7 +107,13 @@ def _taxonomy(taxonomy: TaxonomyView) -> list[str]:
         f"## Taxonomy: clusters within clusters ({taxonomy.levels} levels)",
         "",
         f"Clusters of {taxonomy.min_node_size} or more documents were clustered again, on their members, "
-        "by a finer grain of the goal.",
+        "by a finer grain of the goal."
+        + (
+            f" These are the clusters of the run in {md(taxonomy.source)} as it left them: edits in the chat "
+            "change the clusters above, not these."
+            if taxonomy.source
+            else ""
+        ),
         "",
     ]
     for node in taxonomy.walk():

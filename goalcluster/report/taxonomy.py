@@ -47,6 +47,9 @@ class TaxonomyView:
     roots: list[NodeView]
     not_split: dict[str, str]
     budget_spent: bool
+    source: str = ""
+    """The run folder the tree is read from, when the report's clusters are not that run's own (a
+    chat's clusters, which edits may have changed since): the report says so."""
 
     def walk(self) -> Iterator[NodeView]:
         """Every node, each before its children (depth first, in the tree's order)."""
@@ -57,9 +60,9 @@ class TaxonomyView:
             stack.extend(reversed(node.children))
 
 
-def load_taxonomy(run_dir: Path, documents: int) -> TaxonomyView | None:
+def load_taxonomy(run_dir: Path, documents: int, *, source: bool = False) -> TaxonomyView | None:
     """The taxonomy of the tree run in ``run_dir`` (``documents`` in its corpus), or None for a
-    flat run."""
+    flat run; ``source``: the report it goes in is of other clusters (see ``TaxonomyView.source``)."""
     tree = read_tree(run_dir)
     if tree is None:
         return None
@@ -81,6 +84,7 @@ def load_taxonomy(run_dir: Path, documents: int) -> TaxonomyView | None:
         roots=roots,
         not_split=tree.not_split,
         budget_spent=tree.budget_spent,
+        source=str(run_dir) if source else "",
     )
 
 

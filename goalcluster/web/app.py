@@ -30,12 +30,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from goalcluster.chat.actions import Export, Why
-from goalcluster.chat.edits import export
+from goalcluster.chat.edits import export, thread_reports
 from goalcluster.chat.graph import Chat
 from goalcluster.chat.session import ChatError
 from goalcluster.chat.state import ChatState
 from goalcluster.chat.views import why
-from goalcluster.report import write_reports
 from goalcluster.report.html import color
 from goalcluster.results import precision_recall
 from goalcluster.web import pages, taxonomy
@@ -248,7 +247,7 @@ def _written(chat: Chat, name: str) -> Path:
         raise ChatError("there is no clustering yet; ask for one first (/cluster GOAL)")
     folder = pages.write_folder(state, session)
     if name.startswith("report."):
-        write_reports(folder)
+        thread_reports(state, folder)
     elif name == "assignments.csv":
         export(Export(path=str(folder / name), overwrite=True), state, session)
     return folder / name

@@ -186,3 +186,21 @@ def test_a_first_message_in_free_text_knows_the_run_s_clusters(tmp_path: Path) -
     assert "- c1: Card (16 texts)" in asked(chat)
     assert "Which cluster do you mean" not in state.reply and "card" in state.reply.lower()
     chat.close()
+
+
+def test_the_chat_s_report_of_a_tree_run_shows_the_run_s_tree(tmp_path: Path) -> None:
+    folder = tree_run(tmp_path)
+    chat = chat_on(folder, tmp_path)
+    chat.send("/rename c1 Payments")  # the thread's clusters change; the tree stays as the run left it
+    reply = chat.send("/report").reply
+    html, text = (Path(p).read_text() for p in reply.removeprefix("Wrote ").split(" and "))
+    assert 'id="taxonomy"' in html and html.count('class="tree-node"') == 6 and "Payments" in html
+    note = f"These are the clusters of the run in {folder} as it left them"
+    assert note in html and "## Taxonomy: clusters within clusters (2 levels)" in text
+    assert "as it left them: edits in the chat change the clusters above, not these." in text  # path escaped
+    chat.close()
+    flat = tree_run(tmp_path / "flat", levels=1)
+    chat = chat_on(flat, tmp_path / "flat")
+    reply = chat.send("/report").reply
+    assert "Taxonomy" not in Path(reply.removeprefix("Wrote ").split(" and ")[1]).read_text()
+    chat.close()

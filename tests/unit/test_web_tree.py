@@ -185,3 +185,15 @@ def test_a_child_found_to_contradict_its_parent_says_so_on_the_tree_and_its_page
         main, own = client.get("/").text, client.get(f"/node/{node}").text
     for page in (main, own):
         assert page.count("The model found this explanation contradicts its parent’s.") == 1
+
+
+def test_the_downloaded_report_of_a_tree_run_shows_the_tree(tmp_path: Path) -> None:
+    folder = tree_run(tmp_path)
+    client, _ = serve(folder, tmp_path)
+    with client:
+        page = client.get("/download/report.html")
+    assert (
+        page.status_code == 200 and 'id="taxonomy"' in page.text and page.text.count('class="tree-node"') == 6
+    )
+    assert f"These are the clusters of the run in {folder} as it left them" in page.text
+    client.app.state.web.close()  # type: ignore[attr-defined]
