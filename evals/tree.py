@@ -13,7 +13,9 @@ sizes: as many groups as the tree has top-level nodes, and as many as it has lea
 Per method and level: ACC and NMI of each document's node at that level against the gold labels (a
 document of a node that was not split keeps that node at level 2); parent consistency, the share
 of documents whose leaf sits under the parent that the leaf's gold child belongs to (each node is
-read as the gold label most of its documents carry); coverage; LLM calls and seconds.
+read as the gold label most of its documents carry); coverage; LLM calls and seconds. ``tree.json``
+also records, per tree, its top level's working space, how many distinct explanations its nodes
+carry, and the children its check found to contradict their parent.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import goalcluster
 from evals.baselines import bertopic_model, warm_up
 from evals.data import LabeledSet, load_set, subset
 from evals.output import add_common_args, publish
+from goalcluster.tree import read_tree
 from tools.embedders import make_embedder
 from tools.metrics import agreement
 
@@ -143,12 +146,18 @@ def run_tree(data: LabeledSet, goal: str, k: int, args: argparse.Namespace, out:
     top = [nodes.setdefault(path[i][0], len(nodes)) if path[i] else -1 for i in data.ids]
     leaf = [nodes.setdefault(path[i][-1], len(nodes)) if path[i] else -1 for i in data.ids]
     spent = result.metrics["tree"]
+    tree = read_tree(out)
+    assert tree is not None
     return {
         "top": top,
         "leaf": leaf,
         "llm_calls": spent["llm_calls"],
         "seconds": seconds,
         "not_split": spent["not_split"],
+        "top_view": result.metrics["view"]["kind"],
+        "contradict_parent": spent["contradict_parent"],
+        "nodes": len(tree.nodes),
+        "distinct_explanations": len({node.explanation for node in tree.nodes}),
         "run_dir": str(out),
     }
 
