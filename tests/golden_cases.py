@@ -69,7 +69,13 @@ CASES: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
     "aspect": ({"goal": GOAL}, Aspect),
     "aspect_note": ({"aspect": "reason for complaint", "text": TEXTS[0]}, Annotation),
     "describe_group": (
-        {"goal": GOAL, "aspect": "reason for complaint", "texts": TEXTS[:2], "others": CLUSTERS[1:]},
+        {
+            "goal": GOAL,
+            "aspect": "reason for complaint",
+            "texts": TEXTS[:2],
+            "contrast": TEXTS[2:],
+            "others": CLUSTERS[1:],
+        },
         ClusterDescription,
     ),
     "contrast": (

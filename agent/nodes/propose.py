@@ -14,13 +14,13 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
-from agent.nodes.common import by_prototypes, goal_text, timed, workspace
+from agent.nodes.common import by_prototypes, goal_text, space, timed, workspace
 from agent.schemas import Annotation, ClusterDescription, Proposal, repeated
 from agent.state import Candidate, RunState
 from agent.workspace import RunContext, Workspace
 
 DUPLICATE_SIMILARITY = 0.95
-MAX_SHOWN = 10  # descriptions of other clusters shown beside a group
+MAX_CONTRAST = 3  # texts of the nearest other group shown beside a group
 
 
 @timed("propose")
@@ -86,22 +86,24 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
     groups: dict[int, list[int]] = {}
     for row, group in zip(state.samples, state.sample_groups, strict=True):
         groups.setdefault(group, []).append(row)
-    shown = [c for c in state.candidates if c.id in set(state.selected)]
+    known = [c.explanation for c in state.candidates if c.id in set(state.selected)]
     described: list[tuple[ClusterDescription, list[int]]] = []
     exhausted = False
-    for rows in groups.values():
+    nearest = _nearest_groups(space(state, ws), list(groups.values()))
+    for rows, neighbour in zip(groups.values(), nearest, strict=True):
+        texts, contrast = ws.prompt_texts(rows), ws.prompt_texts(neighbour[:MAX_CONTRAST])
         variables = {
             "goal": goal_text(state),
             "aspect": state.view.aspect if state.view else "",
-            "texts": ws.prompt_texts(rows),
-            "others": [{"name": c.name, "explanation": c.explanation} for c in shown[-MAX_SHOWN:]],
+            "texts": texts,
+            "contrast": contrast,
+            "others": [],  # the 1.5B copied the explanations listed to other groups' texts
         }
         try:
-            item = ws.llm.attempt(
-                "describe_group", variables, ClusterDescription, {"texts": variables["texts"]}
-            )
+            context = {"texts": texts + contrast}
+            item = ws.llm.attempt("describe_group", variables, ClusterDescription, context)
             if item is not None:
-                item = _unless_repeated(ws, item, variables, [c.explanation for c in shown])
+                item = _unless_repeated(ws, item, variables, known)
         except BudgetExceeded:
             ws.say("LLM budget spent: no more descriptions")
             exhausted = True
@@ -110,9 +112,22 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
             ws.say(f"note: the LLM gave no valid description of a group of {len(rows)} texts; left out")
             continue
         described.append((item, sorted(rows)))
-        shown.append(Candidate(id="", name=item.name, explanation=item.explanation, origin=""))
+        known.append(item.explanation)
     update: dict[str, Any] = {"budget_exhausted": state.budget_exhausted or exhausted}
     return {**update, "candidates": _adopt(state, ws, described)} if described else update
+
+
+def _nearest_groups(vectors: np.ndarray, groups: list[list[int]]) -> list[list[int]]:
+    """For each group of rows, the rows of the other group whose centre is nearest in the working
+    space (none when there is one group): shown beside it, so the description says what sets the
+    group apart from its likeliest confusion, not what it shares with it."""
+    if len(groups) < 2:
+        return [[] for _ in groups]
+    centres = np.stack([vectors[rows].mean(axis=0) for rows in groups])
+    centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+    similarity = centres @ centres.T
+    np.fill_diagonal(similarity, -np.inf)
+    return [groups[int(j)] for j in np.argmax(similarity, axis=1)]
 
 
 def _unless_repeated(
@@ -125,7 +140,7 @@ def _unless_repeated(
     repeat = repeated(item.explanation, others)
     if not repeat:
         return item
-    context = {"texts": variables["texts"], "others": others}
+    context = {"texts": variables["texts"] + variables["contrast"], "others": others}
     again = ws.llm.attempt("describe_group", {**variables, "repeats": repeat}, ClusterDescription, context)
     if again is not None:
         return again

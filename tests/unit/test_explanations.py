@@ -5,16 +5,19 @@ problem shown, or dropped with its reason in the trace, and the run goes on."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fakes import FakeEmbedder, FakeHiddenStates, ScriptedBackend, answer_by_prompt, corpus_of_topics
 from pydantic import ValidationError
 
 from agent.config import Config
 from agent.llm.backends import Message
+from agent.nodes.propose import _nearest_groups
 from agent.schemas import ClusterDescription, repeated
 from goalcluster.runner import start_run
 from tools.corpus import Corpus
@@ -91,7 +94,7 @@ def test_a_group_whose_description_stays_over_long_is_dropped_with_its_reason(tm
 
     def answer(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
         text = messages[1]["content"]
-        if "These texts were grouped together" in text and "language=de" in text.split("The goal")[0]:
+        if "These texts were grouped together" in text and "language=de" in _group_shown(text):
             return {"name": "De", "explanation": OVER_LONG}
         return plain(messages, schema)
 
@@ -101,6 +104,11 @@ def test_a_group_whose_description_stays_over_long_is_dropped_with_its_reason(tm
     assert all(len(c.explanation.split()) <= 40 for c in result.clusters)
     assert {c.name for c in result.clusters} >= {"Es", "Fr"}
     assert (tmp_path / "run" / "metrics.json").exists() and result.metrics["gave_up"] == len(dropped)
+
+
+def _group_shown(prompt: str) -> str:
+    """The texts of the group a describe_group prompt asks about (not its neighbour's)."""
+    return prompt.split("Texts of the nearest other group")[0].split("The goal")[0]
 
 
 def _run_languages(tmp_path: Path, answer: Any) -> tuple[Any, list[dict[str, Any]], ScriptedBackend]:
@@ -154,21 +162,22 @@ def test_leaked_over_long_and_repeated_explanations_are_each_repaired_or_dropped
     names = {"es": "Spanish", "de": "German", "fr": "French"}
     asked: dict[str, int] = {}
     repeated: list[str] = []
+    answered: list[str] = []
 
     def answer(messages: Sequence[Message], schema: dict[str, Any]) -> dict[str, Any]:
         text = messages[1]["content"]
         if "These texts were grouped together" not in text:
             return plain(messages, schema)
-        language = next(x for x in ("es", "de", "fr") if f"language={x}" in text.split("The goal")[0])
+        language = next(x for x in ("es", "de", "fr") if f"language={x}" in _group_shown(text))
         asked[language] = asked.get(language, 0) + 1
         if language == "de":
             return {"name": names[language], "explanation": OVER_LONG}
         if language == "es" and asked[language] == 1:
             return {"name": names[language], "explanation": LEAKED}
-        other = next(e for x, e in own.items() if x != language)
-        if not repeated and other in text:  # another cluster's explanation, shown in the prompt
+        if not repeated and answered and answered[0] != language:  # repeats the earlier language's
             repeated.append(language)
-            return {"name": names[language], "explanation": other}
+            return {"name": names[language], "explanation": own[answered[0]]}
+        answered.append(language)
         return {"name": names[language], "explanation": own[language]}
 
     result, trace, fake = _run_languages(tmp_path, answer)
@@ -183,3 +192,23 @@ def test_leaked_over_long_and_repeated_explanations_are_each_repaired_or_dropped
     assert repeated and explanations == {"Spanish": own["es"], "French": own["fr"]}
     assert result.metrics["stop_reason"] in {"targets_met", "max_iterations"}
     assert result.metrics["gave_up"] == len(dropped)
+
+
+def test_each_group_is_described_beside_the_texts_of_its_nearest_group(tmp_path: Path) -> None:
+    """The describe prompt shows, under its own heading, texts of one other group (never the group's
+    own), so the explanation says what sets the group apart from its likeliest confusion."""
+    _, _, fake = _run_languages(tmp_path, answer_by_prompt(aspect="language", reads="language"))
+    prompts = [c[1]["content"] for c in fake.calls if "These texts were grouped together" in c[1]["content"]]
+    assert prompts
+    for prompt in prompts:
+        own = set(re.findall(r"language=(\w+)", _group_shown(prompt)))
+        contrast = prompt.split("Texts of the nearest other group")[1].split("The goal")[0]
+        shown = set(re.findall(r"language=(\w+)", contrast))
+        assert len(own) == 1 and len(shown) == 1 and own != shown, prompt
+
+
+def test_the_nearest_group_is_the_one_whose_centre_is_most_similar() -> None:
+    vectors = np.array([[1.0, 0.0], [0.9, 0.1], [0.8, 0.6], [0.7, 0.7], [0.0, 1.0]])
+    groups = [[0, 1], [2, 3], [4]]
+    assert _nearest_groups(vectors, groups) == [[2, 3], [0, 1], [2, 3]]
+    assert _nearest_groups(vectors, [[0, 1, 2]]) == [[]]
