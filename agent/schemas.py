@@ -31,8 +31,8 @@ class ClusterDescription(BaseModel):
 
     name: str = Field(description="A short name for the group, 2 to 6 words.", max_length=80)
     explanation: str = Field(
-        description="One sentence of the form 'The text <property>' stating what every member has in "
-        "common, precise enough to decide whether a new text belongs.",
+        description="One sentence in your own words, never quoting the texts, stating what every "
+        "member has in common, precise enough to decide whether a new text belongs.",
         max_length=400,
     )
 
