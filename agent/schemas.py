@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, ValidationInfo, create_model, field_valid
 
 MAX_NAME_WORDS = 8
 MAX_EXPLANATION_WORDS = 40
-COPIED_WORDS = 6  # this many words in a row from a sample text make an explanation a copy of it
+COPIED_WORDS = 6  # this many words in a row from a sample text, and half of it, make an explanation a copy
 REPEATED_WORDS = 1  # explanations whose words differ by at most this many (either way) repeat each other
 # Braces, brackets, angle brackets, backticks or a quoted key followed by a colon: pieces of JSON
 # or markup (a neighbouring answer leaked into the string), never a property of a text.
@@ -78,15 +78,31 @@ class ClusterDescription(BaseModel):
 
 
 def _copied(explanation: str, texts: Any) -> str:
-    """The first run of COPIED_WORDS words ``explanation`` shares with one of ``texts``, or ''."""
+    """The words ``explanation`` copies from one of ``texts``, or '': a run of COPIED_WORDS words or
+    more that is also at least half of that text (a short request restated, "the user wants to know
+    how many days off ...", shares a few words with it and is no copy)."""
     words = re.findall(r"\w+", explanation.lower())
-    runs = {" ".join(words[i : i + COPIED_WORDS]) for i in range(len(words) - COPIED_WORDS + 1)}
     for text in texts:
         found = re.findall(r"\w+", str(text).lower())
-        for i in range(len(found) - COPIED_WORDS + 1):
-            if (run := " ".join(found[i : i + COPIED_WORDS])) in runs:
-                return run
+        run = _longest_common_run(words, found)
+        if len(run) >= max(COPIED_WORDS, len(found) / 2):
+            return " ".join(run)
     return ""
+
+
+def _longest_common_run(a: list[str], b: list[str]) -> list[str]:
+    """The longest run of words that ``a`` and ``b`` both hold in a row."""
+    best, end = 0, 0
+    previous = [0] * (len(b) + 1)
+    for i in range(1, len(a) + 1):
+        current = [0] * (len(b) + 1)
+        for j in range(1, len(b) + 1):
+            if a[i - 1] == b[j - 1]:
+                current[j] = previous[j - 1] + 1
+                if current[j] > best:
+                    best, end = current[j], i
+        previous = current
+    return a[end - best : end]
 
 
 def repeated(explanation: str, others: Any) -> str:

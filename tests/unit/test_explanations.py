@@ -55,6 +55,11 @@ def test_a_copy_of_a_sample_text_is_refused_and_a_property_is_kept() -> None:
         describe("The customer asks: why my card was declined at the shop", samples)
     kept = describe("The customer says the card was declined.", samples)
     assert kept.explanation == "The customer says the card was declined."
+    asks = ["i need to know how many days off i have used so far", "what is 100 multiplied by 55"]
+    restated = "The user wants to know how many days off they have used."  # 6 of 13 words: no copy
+    assert describe(restated, asks).explanation == restated
+    with pytest.raises(ValidationError, match="copies a sample text"):  # a whole short text is
+        describe("The text 'what is 100 multiplied by 55' asks for a product.", asks)
     assert describe("The text is about U.S. politics, e.g. elections.").explanation.startswith("The text")
     two = describe("The text is about cards. It is polite. The group includes many texts.")
     assert two.explanation == "The text is about cards."  # the first sentence is the explanation
