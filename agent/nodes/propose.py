@@ -97,7 +97,7 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
             "aspect": state.view.aspect if state.view else "",
             "texts": texts,
             "contrast": contrast,
-            "others": [],  # the 1.5B copied the explanations listed to other groups' texts
+            "others": [],  # listed, explanations given already were copied onto other groups by the 1.5B
         }
         try:
             context = {"texts": texts + contrast}
