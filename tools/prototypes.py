@@ -23,6 +23,17 @@ def centre(vectors: np.ndarray) -> np.ndarray:
     return normalise(vectors - vectors.mean(axis=0, keepdims=True))
 
 
+def nearest_groups(vectors: np.ndarray, groups: Sequence[Sequence[int]]) -> list[int]:
+    """For each group of rows, the position of the other group whose centre (the direction of its
+    rows' sum) is most similar; -1 when there is no other group."""
+    if len(groups) < 2:
+        return [-1] * len(groups)
+    centres = normalise(np.stack([vectors[list(rows)].sum(axis=0) for rows in groups]))
+    similarity = centres @ centres.T
+    np.fill_diagonal(similarity, -np.inf)
+    return [int(j) for j in np.argmax(similarity, axis=1)]
+
+
 def seeded_prototypes(
     vectors: np.ndarray, seeds: Sequence[Sequence[int]], *, max_iter: int = 20
 ) -> tuple[np.ndarray, np.ndarray]:

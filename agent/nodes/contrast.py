@@ -17,6 +17,7 @@ from agent.nodes.llm_assign import judge
 from agent.schemas import ClusterDescription, repeated
 from agent.state import Candidate, RunState
 from agent.workspace import Workspace
+from tools.prototypes import nearest_groups
 
 SHOWN = 5  # texts of each cluster in the prompt
 
@@ -43,9 +44,8 @@ def sharpen(
     rng = np.random.default_rng([state.config.seed, state.iteration, 2])
     column = {cid: j for j, cid in enumerate(selected)}
     if pairs is None:
-        pairs = {
-            cid: selected[k] for cid, k in zip(selected, _nearest(space(state, ws), members), strict=True)
-        }
+        nearest = nearest_groups(space(state, ws), _columns(members))
+        pairs = {cid: selected[k] for cid, k in zip(selected, nearest, strict=True)}
     by_id = {c.id: c for c in state.candidates}
     checks = max(2, state.config.spot_checks)
     changed: dict[str, Candidate] = {}
@@ -111,13 +111,9 @@ def repeats(state: RunState) -> dict[str, str]:
     return found
 
 
-def _nearest(vectors: np.ndarray, members: np.ndarray) -> list[int]:
-    """For each cluster, the other cluster whose centre is most similar in the working space."""
-    sums = members.T.astype(np.float32) @ vectors
-    centres = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
-    similarity = centres @ centres.T
-    np.fill_diagonal(similarity, -np.inf)
-    return np.argmax(similarity, axis=1).tolist()
+def _columns(members: np.ndarray) -> list[list[int]]:
+    """The rows of each cluster (column) of a membership matrix."""
+    return [np.flatnonzero(members[:, j]).tolist() for j in range(members.shape[1])]
 
 
 def _separation(

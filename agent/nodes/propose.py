@@ -18,6 +18,7 @@ from agent.nodes.common import by_prototypes, goal_text, space, timed, workspace
 from agent.schemas import Annotation, ClusterDescription, Proposal, repeated
 from agent.state import Candidate, RunState
 from agent.workspace import RunContext, Workspace
+from tools.prototypes import nearest_groups
 
 DUPLICATE_SIMILARITY = 0.95
 MAX_CONTRAST = 3  # texts of the nearest other group shown beside a group
@@ -89,9 +90,12 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
     known = [c.explanation for c in state.candidates if c.id in set(state.selected)]
     described: list[tuple[ClusterDescription, list[int]]] = []
     exhausted = False
-    nearest = _nearest_groups(space(state, ws), list(groups.values()))
-    for rows, neighbour in zip(groups.values(), nearest, strict=True):
-        texts, contrast = ws.prompt_texts(rows), ws.prompt_texts(neighbour[:MAX_CONTRAST])
+    # Beside each group, texts of its nearest: the description says what sets the group apart
+    # from its likeliest confusion, not what it shares with it.
+    listed = list(groups.values())
+    nearest = nearest_groups(space(state, ws), listed)
+    for rows, j in zip(listed, nearest, strict=True):
+        texts, contrast = ws.prompt_texts(rows), ws.prompt_texts(listed[j][:MAX_CONTRAST] if j >= 0 else [])
         variables = {
             "goal": goal_text(state),
             "aspect": state.view.aspect if state.view else "",
@@ -115,19 +119,6 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
         known.append(item.explanation)
     update: dict[str, Any] = {"budget_exhausted": state.budget_exhausted or exhausted}
     return {**update, "candidates": _adopt(state, ws, described)} if described else update
-
-
-def _nearest_groups(vectors: np.ndarray, groups: list[list[int]]) -> list[list[int]]:
-    """For each group of rows, the rows of the other group whose centre is nearest in the working
-    space (none when there is one group): shown beside it, so the description says what sets the
-    group apart from its likeliest confusion, not what it shares with it."""
-    if len(groups) < 2:
-        return [[] for _ in groups]
-    centres = np.stack([vectors[rows].mean(axis=0) for rows in groups])
-    centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
-    similarity = centres @ centres.T
-    np.fill_diagonal(similarity, -np.inf)
-    return [groups[int(j)] for j in np.argmax(similarity, axis=1)]
 
 
 def _unless_repeated(

@@ -10,14 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from fakes import FakeEmbedder, FakeHiddenStates, ScriptedBackend, answer_by_prompt, corpus_of_topics
 from pydantic import ValidationError
 
 from agent.config import Config
 from agent.llm.backends import Message
-from agent.nodes.propose import _nearest_groups
 from agent.schemas import ClusterDescription, repeated
 from goalcluster.runner import start_run
 from tools.corpus import Corpus
@@ -58,7 +56,7 @@ def test_a_copy_of_a_sample_text_is_refused_and_a_property_is_kept() -> None:
     asks = ["i need to know how many days off i have used so far", "what is 100 multiplied by 55"]
     restated = "The user wants to know how many days off they have used."  # 6 of 13 words: no copy
     assert describe(restated, asks).explanation == restated
-    with pytest.raises(ValidationError, match="copies a sample text"):  # a whole short text is
+    with pytest.raises(ValidationError, match="copies a sample text"):  # a whole short text: a copy
         describe("The text 'what is 100 multiplied by 55' asks for a product.", asks)
     assert describe("The text is about U.S. politics, e.g. elections.").explanation.startswith("The text")
     two = describe("The text is about cards. It is polite. The group includes many texts.")
@@ -210,10 +208,3 @@ def test_each_group_is_described_beside_the_texts_of_its_nearest_group(tmp_path:
         contrast = prompt.split("Texts of the nearest other group")[1].split("The goal")[0]
         shown = set(re.findall(r"language=(\w+)", contrast))
         assert len(own) == 1 and len(shown) == 1 and own != shown, prompt
-
-
-def test_the_nearest_group_is_the_one_whose_centre_is_most_similar() -> None:
-    vectors = np.array([[1.0, 0.0], [0.9, 0.1], [0.8, 0.6], [0.7, 0.7], [0.0, 1.0]])
-    groups = [[0, 1], [2, 3], [4]]
-    assert _nearest_groups(vectors, groups) == [[2, 3], [0, 1], [2, 3]]
-    assert _nearest_groups(vectors, [[0, 1, 2]]) == [[]]

@@ -11,7 +11,7 @@ import pytest
 from tools.executor import LocalExecutor
 from tools.extend import extend_view, sample_rows
 from tools.metrics import hungarian_accuracy
-from tools.prototypes import centre, seeded_prototypes
+from tools.prototypes import centre, nearest_groups, seeded_prototypes
 
 
 def blobs(per: int = 30, k: int = 3, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -75,3 +75,10 @@ def test_extend_view_gives_the_same_vectors_block_by_block(monkeypatch: pytest.M
     cut = extend_view(semantic, texts, rows, truth, Recording())
     assert blocks == [(200, 64), (200, 64)]  # document frequencies, then the prediction
     np.testing.assert_allclose(cut, whole, rtol=1e-5, atol=1e-6)
+
+
+def test_the_nearest_group_is_the_other_whose_centre_is_most_similar() -> None:
+    vectors = np.array([[1.0, 0.0], [0.9, 0.1], [0.8, 0.6], [0.7, 0.7], [0.0, 1.0]])
+    assert nearest_groups(vectors, [[0, 1], [2, 3], [4]]) == [1, 0, 1]
+    assert nearest_groups(vectors, [[0, 1, 2]]) == [-1]
+    assert nearest_groups(vectors, [[0], [], [1]]) == [2, 0, 0]  # an empty group (centre zero) is no nearest
