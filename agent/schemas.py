@@ -15,8 +15,32 @@ REPEATED_WORDS = 1  # explanations whose words differ by at most this many (eith
 # Braces, brackets, angle brackets, backticks or a quoted key followed by a colon: pieces of JSON
 # or markup (a neighbouring answer leaked into the string), never a property of a text.
 _FRAGMENT = re.compile(r"""[{}\[\]<>`]|["'][\w ]{1,30}["']\s*:""")
-# A sentence ends at . ! ? after a word of two letters or more (not "U.S." or "e.g."), before a capital.
-_SENTENCE_END = re.compile(r"(?<=[a-z0-9]{2}[.!?])\s+(?=[A-Z])")
+MIN_CLAUSE_WORDS = 6  # an over-long sentence cut at a comma keeps at least this many words
+# A sentence ends at . ! ? after a word of two letters or more ("ATMs." too; not "U.S." or "e.g."),
+# before a capital.
+_SENTENCE_END = re.compile(r"(?<=[A-Za-z0-9]{2}[.!?])\s+(?=[A-Z])")
+_CLAUSE_END = re.compile(r"[,;:]\s|\s[-\u2013\u2014]\s")
+# "All three texts describe ...", "These texts are all about ...": said of the texts the LLM was
+# shown, which a reader never sees. Said of one text instead, when the verb is a known one.
+_OF_THE_SHOWN = re.compile(
+    r"^(?:all (?:of )?(?:the |these )?(?:(?:two|three|four|five|six|\d+) )?texts"
+    r"|(?:these|the|those) (?:(?:two|three|four|five|six|\d+|given|shown) )?texts|they)"
+    r"(?: all)? ([a-z]+)(?: all\b)?",
+    re.IGNORECASE,
+)
+# ", which is a common request for customers": a remark on a word of the sentence, not a property
+# that decides membership; cut.
+_REMARK = re.compile(r",\s+which (?:is|are)\b")
+_IRREGULAR = {"are": "is", "were": "was", "have": "has", "do": "does"}
+# fmt: off
+_VERBS = frozenset({
+    "address", "ask", "belong", "center", "centre", "complain", "concern", "consist", "contain",
+    "convey", "cover", "deal", "depict", "describe", "discuss", "express", "feature", "focus",
+    "highlight", "indicate", "inquire", "involve", "mention", "offer", "pertain", "praise", "present",
+    "provide", "refer", "reflect", "relate", "report", "represent", "request", "require", "revolve",
+    "seek", "share", "show", "talk", "use", "want", "need",
+})
+# fmt: on
 
 
 def _clean(value: str) -> str:
@@ -53,8 +77,9 @@ class ClusterDescription(BaseModel):
     @field_validator("explanation")
     @classmethod
     def one_checkable_sentence(cls, explanation: str, info: ValidationInfo) -> str:
-        """Its first sentence, if that is plain, of bounded length and not a copy of a sample text
-        (the samples come as ``texts`` in the validation context)."""
+        """Its first sentence, if that is plain, said of one text, without a ", which is" remark, of
+        bounded length (cut at a clause if need be) and not a copy of a sample text (the samples
+        come as ``texts`` in the validation context)."""
         # Small models add sentences after a good first one ("... The group includes ..."): the
         # first sentence is the explanation; the trace keeps the raw answer.
         explanation = _SENTENCE_END.split(explanation)[0]
@@ -62,6 +87,7 @@ class ClusterDescription(BaseModel):
             raise ValueError(
                 "contains a piece of JSON or markup ({, [, <, a quoted key); write one plain sentence"
             )
+        explanation = _within_bound(_without_remark(_of_one_text(explanation)))
         words = len(explanation.split())
         if words > MAX_EXPLANATION_WORDS:
             raise ValueError(f"is {words} words long; write one sentence of at most {MAX_EXPLANATION_WORDS}")
@@ -75,6 +101,44 @@ class ClusterDescription(BaseModel):
                 f"repeats another cluster's explanation ({repeat!r}); state what sets these texts apart"
             )
         return explanation
+
+
+def _of_one_text(explanation: str) -> str:
+    """``explanation`` said of one text: "All three texts are about X" becomes "The text is about
+    X". Unchanged if it does not open on the texts shown, or their verb is not a known one."""
+    match = _OF_THE_SHOWN.match(explanation)
+    if match is None:
+        return explanation
+    verb = match.group(1).lower()
+    if verb in _IRREGULAR:
+        singular = _IRREGULAR[verb]
+    elif verb not in _VERBS:
+        return explanation
+    elif verb.endswith(("s", "sh", "ch", "x", "z")):
+        singular = verb + "es"
+    else:
+        singular = verb + "s"
+    return f"The text {singular}{explanation[match.end() :]}"
+
+
+def _without_remark(explanation: str) -> str:
+    """``explanation`` without a closing ", which is ..." remark, if what precedes it is at least
+    MIN_CLAUSE_WORDS words long."""
+    remark = _REMARK.search(explanation)
+    if remark is None or len(explanation[: remark.start()].split()) < MIN_CLAUSE_WORDS:
+        return explanation
+    return explanation[: remark.start()] + "."
+
+
+def _within_bound(explanation: str) -> str:
+    """``explanation``, or, if it is over-long, its opening clauses up to the last comma (semicolon,
+    colon, dash) that leaves it within bounds and at least MIN_CLAUSE_WORDS words long; small models
+    run a sound sentence on ("..., which is a common problem for ..."). Unchanged if there is none."""
+    if len(explanation.split()) <= MAX_EXPLANATION_WORDS:
+        return explanation
+    cuts = [m.start() for m in _CLAUSE_END.finditer(explanation)]
+    fitting = [c for c in cuts if MIN_CLAUSE_WORDS <= len(explanation[:c].split()) <= MAX_EXPLANATION_WORDS]
+    return explanation[: fitting[-1]].rstrip(" ,;:") + "." if fitting else explanation
 
 
 def _copied(explanation: str, texts: Any) -> str:

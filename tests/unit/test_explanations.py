@@ -65,6 +65,30 @@ def test_a_copy_of_a_sample_text_is_refused_and_a_property_is_kept() -> None:
         ClusterDescription(name="{'joy'", explanation="The text expresses joy.")
 
 
+def test_an_explanation_is_said_of_one_text_and_a_run_on_sentence_is_cut_at_a_clause() -> None:
+    # What the embedded 1.5B wrote on banking77: the first sentence ends after "ATMs."; the
+    # second ran past the bound, and three asks for a shorter one gave it again.
+    written = (
+        "All three texts describe a situation where a customer's card has been lost or stolen, which "
+        "is a common problem for customers who use ATMs. The texts all express frustration and concern."
+    )
+    # ... and its ", which is" remark decides nothing
+    assert describe(written).explanation == (
+        "The text describes a situation where a customer's card has been lost or stolen."
+    )
+    remark = "The text is about PINs, which is a common request."  # too short a sentence to cut
+    assert describe(remark).explanation == remark
+    assert describe("These texts are all about music.").explanation == "The text is about music."
+    assert describe("The texts all focus on cars.").explanation == "The text focuses on cars."
+    assert describe("They all want to know the time.").explanation == "The text wants to know the time."
+    unknown = "All three texts clearly describe music."  # an unknown verb: left as written
+    assert describe(unknown).explanation == unknown
+    run_on = "The text asks about a late parcel, " + ", ".join(["and the courier was rude"] * 8) + "."
+    cut = describe(run_on).explanation
+    assert cut.startswith("The text asks about a late parcel, and the courier") and cut.endswith("rude.")
+    assert len(cut.split()) <= 40
+
+
 def test_a_repeat_is_the_same_words_but_for_one_and_a_changed_word_is_not() -> None:
     english = "All texts are written in English, in a formal tone."
     assert repeated("all texts are written in English in a formal tone", [english]) == english
