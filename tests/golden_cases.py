@@ -73,6 +73,7 @@ CASES: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
             "goal": GOAL,
             "aspect": "reason for complaint",
             "texts": TEXTS[:2],
+            "notes": ["refused card payment", ""],
             "contrast": TEXTS[2:],
             "others": CLUSTERS[1:],
         },

@@ -1,10 +1,10 @@
 """Ask the LLM for candidate clusters (GoalEx's propose step), or for sharper or narrower ones.
 
-By prototypes, the LLM describes each group of texts it is shown (one short call per group), and
-the group's texts become the candidate's seeds; a description repeating another cluster's
-explanation is asked again with the repeat shown. By explanations, one call proposes several
-clusters from a mixed sample, each sample first annotated with its value for the goal's
-criterion."""
+By prototypes, the LLM describes each group of texts it is shown (one short call per group, each
+text first annotated with its value for the goal's criterion), and the group's texts become the
+candidate's seeds; a description repeating another cluster's explanation is asked again with the
+repeat shown. By explanations, one call proposes several clusters from a mixed sample, each sample
+annotated the same way."""
 
 from __future__ import annotations
 
@@ -72,8 +72,9 @@ def _request(state: RunState, ws: Workspace) -> tuple[str, dict[str, Any]]:
 
 
 def _annotate(state: RunState, ws: Workspace, texts: list[str]) -> list[str]:
-    """Each sample's value for the goal's criterion, in a few words: small models then propose
-    clusters by that criterion rather than by what the texts are about."""
+    """Each sample's value for the goal's criterion, in a few words: small models then propose or
+    describe clusters by that criterion rather than by what the texts are about (the 1.5B named a
+    group of Spanish texts "English", yet reads one Spanish text's language right)."""
     if not state.config.annotate_samples:
         return []
     goal = goal_text(state)
@@ -104,6 +105,7 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
             "others": [],  # listed, explanations given already were copied onto other groups by the 1.5B
         }
         try:
+            variables["notes"] = _annotate(state, ws, texts)
             context = {"texts": texts + contrast}
             item = ws.llm.attempt("describe_group", variables, ClusterDescription, context)
             if item is not None:

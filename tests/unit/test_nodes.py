@@ -104,7 +104,14 @@ def test_as_the_run_stops_each_explanation_is_checked_outside_its_cluster(tmp_pa
 
 
 def test_groups_named_alike_stay_apart_with_numbered_names(tmp_path: Path) -> None:
-    config = Config(home=tmp_path, goal="why", view="semantic", assign_by="prototypes", use_cache=False)
+    config = Config(
+        home=tmp_path,
+        goal="why",
+        view="semantic",
+        assign_by="prototypes",
+        annotate_samples=False,
+        use_cache=False,
+    )
     said = ["a top-up that failed", "a top-up that was reverted", "a top-up by cash"]
     # the model names three groups alike, explained apart
     backend = ScriptedBackend([{"name": "Top-up", "explanation": f"The customer reports {x}."} for x in said])
@@ -118,8 +125,29 @@ def test_groups_named_alike_stay_apart_with_numbered_names(tmp_path: Path) -> No
     assert all(c.origin == "initial@1" for c in update["candidates"])
 
 
-def test_a_group_explained_as_another_is_asked_again_and_kept_if_it_stays_a_repeat(tmp_path: Path) -> None:
+def test_each_text_of_a_group_is_shown_with_its_note_on_the_goal(tmp_path: Path) -> None:
     config = Config(home=tmp_path, goal="why", view="semantic", assign_by="prototypes", use_cache=False)
+    notes = [{"value": f"reason {i}"} for i in range(2)]
+    described = {"name": "Refused payment", "explanation": "The customer says a card payment was refused."}
+    backend = ScriptedBackend([*notes, described])
+    state = RunState(config=config, samples=[0, 1], sample_groups=[0, 0], n_docs=12)
+    update = propose(state, runtime(tmp_path, backend, config))
+    asked = [call[-1]["content"] for call in backend.calls]
+    # one note per text of the group, each asked on its own, then the group described with them
+    assert all("In one to four words" in question for question in asked[:2])
+    assert "read on its own: reason 0)" in asked[2] and "read on its own: reason 1)" in asked[2]
+    assert [c.name for c in update["candidates"]] == ["Refused payment"]
+
+
+def test_a_group_explained_as_another_is_asked_again_and_kept_if_it_stays_a_repeat(tmp_path: Path) -> None:
+    config = Config(
+        home=tmp_path,
+        goal="why",
+        view="semantic",
+        assign_by="prototypes",
+        annotate_samples=False,
+        use_cache=False,
+    )
     same = {"name": "Same thing", "explanation": "The text is about the same thing."}
     other = {"name": "Other", "explanation": "The text asks for a refund."}
     backend = ScriptedBackend([same, same, other, same, same, same, same])
