@@ -14,8 +14,9 @@ import numpy as np
 from agent.llm.budget import BudgetExceeded
 from agent.nodes.common import goal_text, space
 from agent.nodes.llm_assign import judge
-from agent.schemas import ClusterDescription, repeated
+from agent.schemas import ClusterDescription
 from agent.state import Candidate, RunState
+from agent.wording import repeated
 from agent.workspace import Workspace
 from tools.prototypes import nearest_groups
 

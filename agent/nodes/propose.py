@@ -15,8 +15,9 @@ from langgraph.runtime import Runtime
 
 from agent.llm.budget import BudgetExceeded
 from agent.nodes.common import by_prototypes, goal_text, space, timed, workspace
-from agent.schemas import Annotation, ClusterDescription, Proposal, repeated
+from agent.schemas import Annotation, ClusterDescription, Proposal
 from agent.state import Candidate, RunState
+from agent.wording import repeated
 from agent.workspace import RunContext, Workspace
 from tools.prototypes import nearest_groups
 

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from agent.config import Config
 from agent.llm.backends import Message
-from agent.schemas import ClusterDescription, repeated
+from agent.schemas import ClusterDescription
+from agent.wording import repeated
 from goalcluster.runner import start_run
 from tools.corpus import Corpus
 
