@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from fakes import FakeEmbedder, ScriptedBackend, corpus_of_topics
@@ -103,15 +104,15 @@ def test_as_the_run_stops_each_explanation_is_checked_outside_its_cluster(tmp_pa
     assert update["action"] == "uncovered" and "recall" not in update  # checked inside only
 
 
-def test_groups_named_alike_stay_apart_with_numbered_names(tmp_path: Path) -> None:
-    config = Config(
-        home=tmp_path,
-        goal="why",
-        view="semantic",
-        assign_by="prototypes",
-        annotate_samples=False,
-        use_cache=False,
+def _describing(tmp_path: Path, **settings: Any) -> Config:
+    """A configuration whose propose step describes groups (prototypes), with ``settings``."""
+    return Config(
+        home=tmp_path, goal="why", view="semantic", assign_by="prototypes", use_cache=False, **settings
     )
+
+
+def test_groups_named_alike_stay_apart_with_numbered_names(tmp_path: Path) -> None:
+    config = _describing(tmp_path, annotate_samples=False)
     said = ["a top-up that failed", "a top-up that was reverted", "a top-up by cash"]
     # the model names three groups alike, explained apart
     backend = ScriptedBackend([{"name": "Top-up", "explanation": f"The customer reports {x}."} for x in said])
@@ -126,7 +127,7 @@ def test_groups_named_alike_stay_apart_with_numbered_names(tmp_path: Path) -> No
 
 
 def test_each_text_of_a_group_is_shown_with_its_note_on_the_goal(tmp_path: Path) -> None:
-    config = Config(home=tmp_path, goal="why", view="semantic", assign_by="prototypes", use_cache=False)
+    config = _describing(tmp_path)
     notes = [{"value": f"reason {i}"} for i in range(2)]
     described = {"name": "Refused payment", "explanation": "The customer says a card payment was refused."}
     backend = ScriptedBackend([*notes, described])
@@ -140,14 +141,7 @@ def test_each_text_of_a_group_is_shown_with_its_note_on_the_goal(tmp_path: Path)
 
 
 def test_a_group_explained_as_another_is_asked_again_and_kept_if_it_stays_a_repeat(tmp_path: Path) -> None:
-    config = Config(
-        home=tmp_path,
-        goal="why",
-        view="semantic",
-        assign_by="prototypes",
-        annotate_samples=False,
-        use_cache=False,
-    )
+    config = _describing(tmp_path, annotate_samples=False)
     same = {"name": "Same thing", "explanation": "The text is about the same thing."}
     other = {"name": "Other", "explanation": "The text asks for a refund."}
     backend = ScriptedBackend([same, same, other, same, same, same, same])
