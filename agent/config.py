@@ -156,6 +156,12 @@ class Config(BaseModel):
     annotate_samples: bool = Field(
         True, description="Before proposing, have the LLM note each sample's value for the goal's criterion."
     )
+    note_groups: bool = Field(
+        False,
+        description="When the LLM describes a group, show each of its texts with the LLM's note on it "
+        "(one annotate call per text): the 1.5B then names languages right (the 11-task eval at "
+        "d43372a); off by default since the packaged 0.5B, so prompted, lost a group in a real test.",
+    )
     prompt_chars: int = Field(280, ge=40, description="Texts are cut to this many characters in prompts.")
     assign_mode: Literal["auto", "embeddings", "llm", "goalex"] = Field(
         "auto",

@@ -1,10 +1,10 @@
 """Ask the LLM for candidate clusters (GoalEx's propose step), or for sharper or narrower ones.
 
-By prototypes, the LLM describes each group of texts it is shown (one short call per group, each
-text first annotated with its value for the goal's criterion), and the group's texts become the
-candidate's seeds; a description repeating another cluster's explanation is asked again with the
-repeat shown. By explanations, one call proposes several clusters from a mixed sample, each sample
-annotated the same way."""
+By prototypes, the LLM describes each group of texts it is shown (one short call per group; with
+``note_groups``, each text first annotated with its value for the goal's criterion), and the
+group's texts become the candidate's seeds; a description repeating another cluster's explanation
+is asked again with the repeat shown. By explanations, one call proposes several clusters from a
+mixed sample, each sample first annotated that way."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
             "others": [],  # listed, explanations given already were copied onto other groups by the 1.5B
         }
         try:
-            variables["notes"] = _annotate(state, ws, texts)
+            variables["notes"] = _annotate(state, ws, texts) if state.config.note_groups else []
             context = {"texts": texts + contrast}
             item = ws.llm.attempt("describe_group", variables, ClusterDescription, context)
             if item is not None:

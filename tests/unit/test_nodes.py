@@ -127,7 +127,7 @@ def test_groups_named_alike_stay_apart_with_numbered_names(tmp_path: Path) -> No
 
 
 def test_each_text_of_a_group_is_shown_with_its_note_on_the_goal(tmp_path: Path) -> None:
-    config = _describing(tmp_path)
+    config = _describing(tmp_path, note_groups=True)
     notes = [{"value": f"reason {i}"} for i in range(2)]
     described = {"name": "Refused payment", "explanation": "The customer says a card payment was refused."}
     backend = ScriptedBackend([*notes, described])
