@@ -158,3 +158,39 @@ def test_sharpening_by_contrast_with_the_real_model(
         assert all(0 <= x <= 1 for fit in (old, new) if fit for x in fit)
         assert explanation[record["cluster"]] == (record["new"] if record["kept"] else record["old"])
         assert record["kept"] == bool(old and new and new[0] - new[1] > old[0] - old[1])
+
+
+def test_note_groups_shows_the_real_models_notes_to_the_describe_step(
+    tmp_path: Path, shared_data: Path, fresh_home: Path
+) -> None:
+    """With note_groups, every text a describe prompt shows carries the note the real model wrote on
+    that text alone, and the run ends with its clusters."""
+    corpus = load_corpus(shared_data / "syngoalex" / "data.jsonl")
+    picked = sample_corpus(corpus, 12, seed=1)
+    result = goalcluster.cluster(
+        picked.texts,
+        ids=picked.ids,
+        goal="Group the texts by the language they are written in",
+        llm="llamacpp:small",
+        out=tmp_path / "run",
+        home=fresh_home,
+        view="semantic",
+        assign_by="prototypes",
+        max_iterations=1,
+        max_clusters=2,
+        spot_checks=0,
+        samples_per_proposal=4,
+        note_groups=True,
+    )
+    trace = [json.loads(line) for line in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()]
+    notes = [json.loads(r["raw"])["value"] for r in trace if r["prompt"] == "annotate" and r.get("raw")]
+    described = [r["messages"][-1]["content"] for r in trace if r["prompt"] == "describe_group"]
+    assert notes and described
+    for prompt in described:
+        shown = prompt.split("Texts of the nearest other group")[0].split("The goal of the clustering")[0]
+        lines = shown.splitlines()
+        texts = [line for line in lines if line[:1].isdigit()]
+        noted = [line for line in lines if "read on its own: " in line]
+        assert texts and len(noted) == len(texts)
+        assert all(line.split("read on its own: ")[1].rstrip(")") in notes for line in noted)
+    assert result.clusters
