@@ -29,6 +29,17 @@ _OF_THE_SHOWN = re.compile(
 # ", which is a common request for customers": a remark on a word of the sentence, not a property
 # that decides membership; cut.
 _REMARK = re.compile(r",\s+which (?:is|are)\b")
+# ", with the exception of the last one, which expresses satisfaction", ", while others praise it":
+# a clause on some of the texts shown, which a reader never sees; the 1.5B's sentiment groups read
+# so, and the judge then put every review in the first. Cut, like a remark.
+_OF_SOME_SHOWN = re.compile(
+    r",\s+(?:with the exception of|(?:except(?: for)?|while|whereas|but|and) (?:others|some others"
+    r"|some of them|the others|one of them|one|a few|the (?:last|first|second|third|other)"
+    r"(?: one| text| two| three)?s?)\b"
+    r"|with (?:some|others|one|a few) (?:of them )?(?:mentioning|expressing|discussing|describing"
+    r"|being|focusing|talking|asking|saying)\b)",
+    re.IGNORECASE,
+)
 _IRREGULAR = {"are": "is", "were": "was", "have": "has", "do": "does"}
 # fmt: off
 _VERBS = frozenset({
@@ -47,9 +58,9 @@ def first_sentence(text: str) -> str:
 
 
 def tidy(explanation: str) -> str:
-    """``explanation`` said of one text, without a closing ", which is" remark, and cut at a clause
-    if it is over-long (see the three steps below)."""
-    return _within_bound(_without_remark(_of_one_text(explanation)))
+    """``explanation`` said of one text, without a closing ", which is" remark or a clause on some
+    of the texts shown, and cut at a clause if it is over-long (see the steps below)."""
+    return _within_bound(_without(_OF_SOME_SHOWN, _without(_REMARK, _of_one_text(explanation))))
 
 
 def _of_one_text(explanation: str) -> str:
@@ -70,13 +81,13 @@ def _of_one_text(explanation: str) -> str:
     return f"The text {singular}{explanation[match.end() :]}"
 
 
-def _without_remark(explanation: str) -> str:
-    """``explanation`` without a closing ", which is ..." remark, if what precedes it is at least
-    MIN_CLAUSE_WORDS words long."""
-    remark = _REMARK.search(explanation)
-    if remark is None or len(explanation[: remark.start()].split()) < MIN_CLAUSE_WORDS:
+def _without(clause: re.Pattern[str], explanation: str) -> str:
+    """``explanation`` up to where ``clause`` starts (", which is ..."), if what precedes it is at
+    least MIN_CLAUSE_WORDS words long."""
+    found = clause.search(explanation)
+    if found is None or len(explanation[: found.start()].split()) < MIN_CLAUSE_WORDS:
         return explanation
-    return explanation[: remark.start()] + "."
+    return explanation[: found.start()] + "."
 
 
 def _within_bound(explanation: str) -> str:

@@ -84,6 +84,16 @@ def test_an_explanation_is_said_of_one_text_and_a_run_on_sentence_is_cut_at_a_cl
     assert describe("They all want to know the time.").explanation == "The text wants to know the time."
     unknown = "All three texts clearly describe music."  # an unknown verb: left as written
     assert describe(unknown).explanation == unknown
+    # What the 1.5B wrote on multidomain sentiment: a clause on one of the texts shown, which the
+    # reader never sees (the judge then put every review in this cluster); cut, like a remark
+    excepted = "The text expresses dissatisfaction about the product, with the exception of the last one"
+    assert describe(excepted + ", which expresses satisfaction.").explanation == (
+        "The text expresses dissatisfaction about the product."
+    )
+    others = "The text praises the product's sound quality, while others complain about the price."
+    assert describe(others).explanation == "The text praises the product's sound quality."
+    kept = "The text praises the product, except the delivery was late."  # of the text itself: kept
+    assert describe(kept).explanation == kept
     run_on = "The text asks about a late parcel, " + ", ".join(["and the courier was rude"] * 8) + "."
     cut = describe(run_on).explanation
     assert cut.startswith("The text asks about a late parcel, and the courier") and cut.endswith("rude.")
