@@ -157,10 +157,10 @@ class Config(BaseModel):
         True, description="Before proposing, have the LLM note each sample's value for the goal's criterion."
     )
     note_groups: bool = Field(
-        False,
+        True,
         description="When the LLM describes a group, show each of its texts with the LLM's note on it "
-        "(one annotate call per text): the 1.5B then names languages right (the 11-task eval at "
-        "d43372a); off by default since the packaged 0.5B, so prompted, lost a group in a real test.",
+        "(one annotate call per text; the 1.5B then names languages right), and ask once more without "
+        "the notes if no valid description comes with them.",
     )
     prompt_chars: int = Field(280, ge=40, description="Texts are cut to this many characters in prompts.")
     assign_mode: Literal["auto", "embeddings", "llm", "goalex"] = Field(

@@ -1,9 +1,10 @@
 """Ask the LLM for candidate clusters (GoalEx's propose step), or for sharper or narrower ones.
 
 By prototypes, the LLM describes each group of texts it is shown (one short call per group; with
-``note_groups``, each text first annotated with its value for the goal's criterion), and the
-group's texts become the candidate's seeds; a description repeating another cluster's explanation
-is asked again with the repeat shown. By explanations, one call proposes several clusters from a
+``note_groups``, the default, each text first annotated with its value for the goal's criterion,
+and the group asked once more without the notes if no valid description comes), and the group's
+texts become the candidate's seeds; a description repeating another cluster's explanation is asked
+again with the repeat shown. By explanations, one call proposes several clusters from a
 mixed sample, each sample first annotated that way."""
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
             variables["notes"] = _annotate(state, ws, texts) if state.config.note_groups else []
             context = {"texts": texts + contrast}
             item = ws.llm.attempt("describe_group", variables, ClusterDescription, context)
+            if item is None and variables["notes"]:
+                item = _without_notes(ws, variables, context)
             if item is not None:
                 item = _unless_repeated(ws, item, variables, known)
         except BudgetExceeded:
@@ -122,6 +125,17 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
         known.append(item.explanation)
     update: dict[str, Any] = {"budget_exhausted": state.budget_exhausted or exhausted}
     return {**update, "candidates": _adopt(state, ws, described)} if described else update
+
+
+def _without_notes(
+    ws: Workspace, variables: dict[str, Any], context: dict[str, Any]
+) -> ClusterDescription | None:
+    """The group described once more without the notes on its texts, after no valid answer with
+    them: so prompted, the packaged 0.5B wrote a banking77 group as a list of its texts (a copy)
+    however often it was asked, and the run lost the group. ``variables`` keep no notes after."""
+    ws.say("note: no valid description of a group with the notes on its texts; asked again without them")
+    variables["notes"] = []
+    return ws.llm.attempt("describe_group", variables, ClusterDescription, context)
 
 
 def _unless_repeated(

@@ -140,6 +140,23 @@ def test_each_text_of_a_group_is_shown_with_its_note_on_the_goal(tmp_path: Path)
     assert [c.name for c in update["candidates"]] == ["Refused payment"]
 
 
+def test_a_group_with_no_valid_description_beside_its_notes_is_asked_once_more_without_them(
+    tmp_path: Path,
+) -> None:
+    config = _describing(tmp_path)  # notes on, the default
+    notes = [{"value": f"reason {i}"} for i in range(2)]
+    leaked = {"name": "Refused", "explanation": "The text says {'reason': 'refused'}."}
+    described = {"name": "Refused payment", "explanation": "The customer says a card payment was refused."}
+    backend = ScriptedBackend([*notes, leaked, leaked, leaked, described])
+    state = RunState(config=config, samples=[0, 1], sample_groups=[0, 0], n_docs=12)
+    update = propose(state, runtime(tmp_path, backend, config))
+    asked = [call[1]["content"] for call in backend.calls]
+    # three answers refused with the notes shown; the fourth ask shows the texts without them
+    assert all("read on its own" in question for question in asked[2:5])
+    assert "read on its own" not in asked[5]
+    assert [c.name for c in update["candidates"]] == ["Refused payment"]
+
+
 def test_a_group_explained_as_another_is_asked_again_and_kept_if_it_stays_a_repeat(tmp_path: Path) -> None:
     config = _describing(tmp_path, annotate_samples=False)
     same = {"name": "Same thing", "explanation": "The text is about the same thing."}
