@@ -74,14 +74,32 @@ def _request(state: RunState, ws: Workspace) -> tuple[str, dict[str, Any]]:
 
 
 def _annotate(state: RunState, ws: Workspace, texts: list[str]) -> list[str]:
-    """Each sample's value for the goal's criterion, in a few words: small models then propose or
-    describe clusters by that criterion rather than by what the texts are about (the 1.5B named a
-    group of Spanish texts "English", yet reads one Spanish text's language right)."""
-    if not state.config.annotate_samples:
-        return []
-    goal = goal_text(state)
+    """Each sample's note (:func:`notes_on`), if ``annotate_samples``."""
+    return notes_on(ws, goal_text(state), texts) if state.config.annotate_samples else []
+
+
+def notes_on(ws: Workspace, goal: str, texts: list[str]) -> list[str]:
+    """Each text's value for the goal's criterion, in a few words, asked of that text alone: small
+    models then propose or describe clusters by that criterion rather than by what the texts are
+    about (the 1.5B named a group of Spanish texts "English", yet reads one Spanish text's language
+    right). '' where the LLM gave no valid note (none is shown)."""
     notes = [ws.llm.attempt("annotate", {"goal": goal, "text": text}, Annotation) for text in texts]
-    return ["" if note is None else note.value for note in notes]  # no valid note: none shown
+    return ["" if note is None else note.value for note in notes]
+
+
+def describe_group(ws: Workspace, variables: dict[str, Any]) -> ClusterDescription | None:
+    """The LLM's description of the group of ``variables["texts"]`` (see prompts/describe_group.j2),
+    checked against a copy of those texts or of the ``contrast`` texts; None if it gives no valid
+    one. A group shown with notes on its texts that gets none is asked once more without them: so
+    prompted, the packaged 0.5B wrote a banking77 group as a list of its texts (a copy) however
+    often it was asked, and the run lost the group. ``variables`` keep no notes after that."""
+    context = {"texts": variables["texts"] + variables.get("contrast", [])}
+    item = ws.llm.attempt("describe_group", variables, ClusterDescription, context)
+    if item is None and variables.get("notes"):
+        ws.say("note: no valid description of a group with the notes on its texts; asked again without them")
+        variables["notes"] = []
+        item = ws.llm.attempt("describe_group", variables, ClusterDescription, context)
+    return item
 
 
 def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
@@ -108,10 +126,7 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
         }
         try:
             variables["notes"] = _annotate(state, ws, texts) if state.config.note_groups else []
-            context = {"texts": texts + contrast}
-            item = ws.llm.attempt("describe_group", variables, ClusterDescription, context)
-            if item is None and variables["notes"]:
-                item = _without_notes(ws, variables, context)
+            item = describe_group(ws, variables)
             if item is not None:
                 item = _unless_repeated(ws, item, variables, known)
         except BudgetExceeded:
@@ -125,17 +140,6 @@ def _describe_groups(state: RunState, ws: Workspace) -> dict[str, Any]:
         known.append(item.explanation)
     update: dict[str, Any] = {"budget_exhausted": state.budget_exhausted or exhausted}
     return {**update, "candidates": _adopt(state, ws, described)} if described else update
-
-
-def _without_notes(
-    ws: Workspace, variables: dict[str, Any], context: dict[str, Any]
-) -> ClusterDescription | None:
-    """The group described once more without the notes on its texts, after no valid answer with
-    them: so prompted, the packaged 0.5B wrote a banking77 group as a list of its texts (a copy)
-    however often it was asked, and the run lost the group. ``variables`` keep no notes after."""
-    ws.say("note: no valid description of a group with the notes on its texts; asked again without them")
-    variables["notes"] = []
-    return ws.llm.attempt("describe_group", variables, ClusterDescription, context)
 
 
 def _unless_repeated(
