@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.nodes.propose import MAX_CONTRAST, describe_group, notes_on
 from agent.schemas import ClusterDescription
 from goalcluster.chat.actions import (
     ClusterBy,
@@ -136,18 +137,28 @@ def split(action: Split, state: ChatState, session: ChatSession) -> Reply:
     vectors, view = session.space(state.run_dir)
     halves = partition(vectors[rows], n_clusters=2, random_state=ws.config.seed)
     clusters, new_ids, next_id = [c for c in _copy(state) if c.id != cluster.id], [], state.next_id
-    for part in (0, 1):
-        members = rows[halves == part]
-        central = nearest_to_centres(vectors[members], np.zeros(len(members), dtype=int), SAMPLE // 2)
-        variables = {
-            "goal": state.goal or ws.config.goal_text,
+    parts = [rows[halves == part] for part in (0, 1)]
+    shown = [
+        [int(m[i]) for i in nearest_to_centres(vectors[m], np.zeros(len(m), dtype=int), SAMPLE // 2)]
+        for m in parts
+    ]
+    goal, noted = state.goal or ws.config.goal_text, ws.config.note_groups and ws.config.annotate_samples
+    for part, members in enumerate(parts):
+        texts = ws.prompt_texts(shown[part])
+        variables = {  # each part told apart from the other, as the run's groups are from their nearest
+            "goal": goal,
             "aspect": view.aspect if view else "",
-            "texts": ws.prompt_texts([int(members[i]) for i in central]),
+            "texts": texts,
+            "contrast": ws.prompt_texts(shown[1 - part][:MAX_CONTRAST]),
+            "notes": notes_on(ws, goal, texts) if noted else [],
             "others": [c.model_dump(include={"name", "explanation"}) for c in clusters],
         }
-        described = ws.llm.generate(
-            "describe_group", variables, ClusterDescription, {"texts": variables["texts"]}
-        )
+        described = describe_group(ws, variables)
+        if described is None:
+            raise ChatError(
+                f"the LLM gave no valid description of a part of {cluster.id} (the trace says why); "
+                "nothing was split. Try a larger model (--llm), or /split another cluster"
+            )
         cid, next_id = new_id(state.model_copy(update={"next_id": next_id}), clusters)
         ids = [ws.ids[int(i)] for i in members]
         clusters.append(

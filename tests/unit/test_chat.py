@@ -259,7 +259,7 @@ def test_chat_clusters_and_splits_in_the_goal_view(chat_setup: Any) -> None:
     session = open_session(
         data,
         "goal",
-        config.model_copy(update={"view": "goal", "assign_by": "prototypes"}),
+        config.model_copy(update={"view": "goal", "assign_by": "prototypes", "annotate_samples": True}),
         out=data.parent / "chat",
         quiet=True,
         backend=backend,
@@ -274,6 +274,9 @@ def test_chat_clusters_and_splits_in_the_goal_view(chat_setup: Any) -> None:
     biggest = max(state.clusters, key=lambda c: len(c.members))
     state = chat.send(f"/split {biggest.id}")
     assert biggest.id not in {c.id for c in state.clusters} and len(hidden.prompts) == 24  # reused
+    # each part is described as the run's groups are: beside the other part, its texts noted
+    parts = [c[1]["content"] for c in backend.calls if "These texts were grouped" in c[1]["content"]][-2:]
+    assert all("Texts of the nearest other group" in p and "read on its own" in p for p in parts)
     why = chat.send(f"/why {state.clusters[0].members[0]}").reply
     assert "Similarity to the clusters' centres in the goal view (aspect: topic)" in why
     chat.close()
