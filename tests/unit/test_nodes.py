@@ -157,6 +157,28 @@ def test_a_group_with_no_valid_description_beside_its_notes_is_asked_once_more_w
     assert [c.name for c in update["candidates"]] == ["Refused payment"]
 
 
+def test_notes_that_give_most_texts_one_value_are_not_shown(tmp_path: Path) -> None:
+    config = _describing(tmp_path)
+    # what the packaged 0.5B did on banking77: "poem", its schema's example, for most requests
+    notes = [{"value": "poem"}] * 4 + [{"value": "exchange rates"}, {"value": "Poem"}]
+    said = ["a failed top-up", "a lost card", "a rate"]
+    described = [
+        {"name": f"Group {i}", "explanation": f"The customer asks about {x}."} for i, x in enumerate(said)
+    ]
+    backend = ScriptedBackend([*notes, *described])
+    state = RunState(config=config, samples=[0, 1, 4, 5, 8, 9], sample_groups=[0, 0, 1, 1, 2, 2], n_docs=12)
+    update = propose(state, runtime(tmp_path, backend, config))
+    asked = [call[1]["content"] for call in backend.calls]
+    # every text noted first, then each group described without the notes (5 of 6 say "poem")
+    assert all("In one to four words" in question for question in asked[:6])
+    assert not any("read on its own" in question for question in asked[6:])
+    assert [c.name for c in update["candidates"]] == ["Group 0", "Group 1", "Group 2"]
+    varied = [{"value": v} for v in ("top-up", "top-up", "card", "card", "rate", "poem")]
+    backend = ScriptedBackend([*varied, *described])
+    propose(state, runtime(tmp_path / "varied", backend, config))
+    assert all("read on its own" in call[1]["content"] for call in backend.calls[6:])
+
+
 def test_a_group_explained_as_another_is_asked_again_and_kept_if_it_stays_a_repeat(tmp_path: Path) -> None:
     config = _describing(tmp_path, annotate_samples=False)
     same = {"name": "Same thing", "explanation": "The text is about the same thing."}
