@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,11 @@ from tools.corpus import load_corpus, sample_corpus
 pytestmark = pytest.mark.real
 GOALCLUSTER = str(Path(sys.executable).parent / "goalcluster")
 KILL_AFTER = 12  # LLM calls finished before the run is killed
+
+
+def run_trace(run_dir: Path) -> list[dict[str, Any]]:
+    """The records of a run's LLM trace, in order."""
+    return [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
 
 
 def test_cli_run_killed_part_way_resumes_without_asking_again(
@@ -122,7 +128,7 @@ def test_goalex_mode_asks_the_real_model_about_every_pair(
         samples_per_proposal=4,
         annotate_samples=False,
     )
-    judged = [json.loads(line) for line in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()]
+    judged = run_trace(tmp_path / "run")
     candidates = result.metrics["history"][0]["proposed"]
     assert sum(r["prompt"] == "judge_membership" for r in judged) == 8 * len(candidates)
     assert all(a.decided_by == "llm" for a in result.assignments)
@@ -148,7 +154,7 @@ def test_sharpening_by_contrast_with_the_real_model(
         sharpen=True,
     )
     records = result.metrics["sharpened"]
-    trace = [json.loads(line) for line in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()]
+    trace = run_trace(tmp_path / "run")
     contrasts = [r for r in trace if r["prompt"] == "contrast"]
     assert len(result.clusters) == 2 and min(c.size for c in result.clusters) >= 7  # both can be contrasted
     assert len(contrasts) >= 2 and len(records) <= 2
@@ -182,7 +188,7 @@ def test_note_groups_shows_the_real_models_notes_to_the_describe_step(
         samples_per_proposal=4,
         note_groups=True,
     )
-    trace = [json.loads(line) for line in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()]
+    trace = run_trace(tmp_path / "run")
     notes = [json.loads(r["raw"])["value"] for r in trace if r["prompt"] == "annotate" and r.get("raw")]
     described = [r["messages"][-1]["content"] for r in trace if r["prompt"] == "describe_group"]
     assert notes and described
