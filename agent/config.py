@@ -160,7 +160,8 @@ class Config(BaseModel):
         True,
         description="When the LLM describes a group, show each of its texts with the LLM's note on it "
         "(one annotate call per text; the 1.5B then names languages right), and ask once more without "
-        "the notes if no valid description comes with them.",
+        "the notes if no valid description comes with them; notes giving one value to more than half "
+        "the texts of three groups or more are not shown.",
     )
     prompt_chars: int = Field(280, ge=40, description="Texts are cut to this many characters in prompts.")
     assign_mode: Literal["auto", "embeddings", "llm", "goalex"] = Field(
