@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evals import discover, faults, goalsteer, run, scale, table, tree, views
+from evals import discover, faults, goalsteer, rejudge, run, scale, table, tree, views
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run.add_parser(sub)
+    rejudge.add_parser(sub)
     goalsteer.add_parser(sub)
     scale.add_parser(sub)
     discover.add_parser(sub)

@@ -12,8 +12,10 @@ import numpy as np
 
 import goalcluster
 from agent.config import Config
-from agent.llm.helper import LLM
+from agent.llm.backends import BackendError
+from agent.llm.helper import LLM, LLMOutputError
 from agent.schemas import ClusterDescription, Proposal, choice_schema
+from evals.scoring import explanation_quality, judge_sample
 from evals.task import Outcome, Task
 from goalcluster.report.data import GOLD_FILE
 from tools.text import clip
@@ -124,18 +126,40 @@ def llm_classify(task: Task) -> Outcome:
     )
 
 
-def judge_picks(task: Task, clusters: list[dict[str, str]], rows: list[int]) -> list[int]:
+def judge_picks(
+    llm: LLM, goal: str, texts: list[str], clusters: list[dict[str, str]], rows: list[int]
+) -> list[int]:
     """For each document in ``rows``, the cluster (-1: none) the judge picks from the explanations
     alone (no names, and a prompt of its own, not the one any method classifies with)."""
-    llm = _chat(task)
     explanations = [cluster["explanation"] for cluster in clusters]
     picks = []
     for row in rows:
-        text = clip(task.texts[row], PROMPT_CHARS)
-        variables = {"goal": task.goal, "text": text, "explanations": explanations}
+        text = clip(texts[row], PROMPT_CHARS)
+        variables = {"goal": goal, "text": text, "explanations": explanations}
         answer: Any = llm.generate("judge_explanations", variables, choice_schema(len(clusters)))
         picks.append(int(answer.choice) - 1)
     return picks
+
+
+def judge_explanations(
+    llm: LLM,
+    goal: str,
+    texts: list[str],
+    members: np.ndarray,
+    clusters: list[dict[str, str]],
+    size: int,
+    seed: int,
+) -> dict[str, Any]:
+    """The explanations as a classifier, judged on ``size`` documents (:func:`judge_sample`), with
+    what the judging cost (charged to no method). A judge that fails is recorded, not raised: the
+    method's other figures stand without it."""
+    before = dict(llm.budget.snapshot())
+    rows = judge_sample(members, size, seed)
+    try:
+        picks = judge_picks(llm, goal, texts, clusters, rows)
+    except (LLMOutputError, BackendError) as error:
+        return {"error": f"{type(error).__name__}: {error}", "judge_cost": spent(llm, before)}
+    return {**explanation_quality(members, rows, picks), "judge_cost": spent(llm, before)}
 
 
 def spent(llm: LLM, before: dict[str, int]) -> dict[str, int]:

@@ -26,13 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import DEFAULT_HOME, Config
-from agent.llm.backends import BackendError
 from agent.llm.factory import build_llm
-from agent.llm.helper import LLM, LLMOutputError
+from agent.llm.helper import LLM
 from evals import baselines, llm_methods
 from evals.data import LabeledSet, load_set, restrict, stratified, subset
 from evals.output import add_common_args, publish
-from evals.scoring import explanation_quality, judge_sample, score_clustering
+from evals.scoring import JUDGE_SAMPLES, score_clustering
 from evals.table import results_table
 from evals.task import Outcome, Task
 from tools.embedders import Embedder, make_embedder
@@ -119,21 +118,11 @@ def evaluate(
 
 
 def judge(task: Task, outcome: Outcome, args: argparse.Namespace) -> dict[str, Any]:
-    """Explanation quality on a sample, with what the judging cost (not charged to the method)."""
+    """Explanation quality on ``--judge-samples`` documents, with what the judging cost."""
     assert task.chat is not None
-    before = dict(task.chat.budget.snapshot())
-    rows = judge_sample(outcome.members, args.judge_samples, task.seed)
-    try:
-        picks = llm_methods.judge_picks(task, outcome.clusters, rows)
-    except (LLMOutputError, BackendError) as error:  # the method's figures stand without it
-        return {
-            "error": f"{type(error).__name__}: {error}",
-            "judge_cost": llm_methods.spent(task.chat, before),
-        }
-    return {
-        **explanation_quality(outcome.members, rows, picks),
-        "judge_cost": llm_methods.spent(task.chat, before),
-    }
+    return llm_methods.judge_explanations(
+        task.chat, task.goal, task.texts, outcome.members, outcome.clusters, args.judge_samples, task.seed
+    )
 
 
 def tasks_for(
@@ -243,8 +232,8 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--judge-samples",
         type=int,
-        default=16,
-        help="documents the judge sorts per method (0: none)",
+        default=JUDGE_SAMPLES,
+        help=f"documents the judge sorts per method (default {JUDGE_SAMPLES}; 0: none)",
     )
     parser.add_argument("--verbose", action="store_true", help="show the agent's progress")
     parser.set_defaults(handler=main)

@@ -35,6 +35,11 @@ def score_clustering(members: np.ndarray, gold: Mapping[str, Sequence[str]]) -> 
     }
 
 
+JUDGE_SAMPLES = 64
+"""Documents the judge sorts per run by default. With 16 (two per cluster of eight), four reworded
+explanations moved clinc150 domains' precision by 0.16; on 64 the two runs read alike."""
+
+
 def judge_sample(members: np.ndarray, size: int, seed: int) -> list[int]:
     """Documents to show the judge: round-robin over the clusters (and the unassigned), so every
     cluster's explanation is tried on members of its own."""

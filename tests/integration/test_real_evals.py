@@ -1,5 +1,6 @@
 """A smoke-sized `python -m evals run` (64 documents) with every method, the real 0.5B model and
-MiniLM: every figure is present and in range. It asserts no quality threshold."""
+MiniLM: every figure is present and in range; then `python -m evals rejudge` on its folder. It
+asserts no quality threshold."""
 
 from __future__ import annotations
 
@@ -79,3 +80,26 @@ def test_smoke_eval_reports_every_figure(tmp_path: Path, shared_data: Path, fres
     table = (out / "results.md").read_text()
     assert all(f"| syngoalex | topic | {method} |" in table for method in SMOKED)
     assert "| syngoalex | topic | goalcluster |" in done.stdout
+
+    # the same runs judged again from their run folders (the real model, no answer cache)
+    command = [
+        sys.executable,
+        "-m",
+        "evals",
+        "rejudge",
+        str(out),
+        "--judge-samples",
+        "4",
+        "--llm",
+        "llamacpp:small",
+    ]
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    rejudged = {row["method"]: row for row in json.loads((out / "rejudged.json").read_text())["rows"]}
+    quality = rejudged["goalcluster"]["explanation"]
+    assert 0 <= quality["precision"] <= 1 and 0 <= quality["recall"] <= 1
+    assert quality["judged"] == rows["goalcluster"]["explanation"]["judged"]  # the same documents
+    assert quality["judge_cost"]["llm_calls"] >= quality["judged"]  # the model answered, not a cache
+    assert rejudged["goalcluster"]["explanation_before"] == rows["goalcluster"]["explanation"]
+    assert rejudged["kmeans"] == rows["kmeans"]  # no run folder: kept as it was
+    assert "kmeans / seed 0: kept as it was" in again.stdout
