@@ -85,7 +85,11 @@ def main(args: argparse.Namespace) -> int:
         },
         "rows": rows,
     }
-    publish(out, "rejudged", figures, results_table(rows))
+    caption = (
+        f"Explanation P / R judged again on {args.judge_samples} documents by {args.llm} "
+        f"(`python -m evals rejudge`); every other figure is the run's in {source}."
+    )
+    publish(out, "rejudged", figures, f"{caption}\n\n{results_table(rows)}")
     return 0
 
 

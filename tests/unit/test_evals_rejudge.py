@@ -107,7 +107,9 @@ def test_rejudge_judges_the_run_folders_explanations_again_and_keeps_the_rest(
     assert "The request is about a parcel." in first and "Parcel" not in first.replace("a parcel", "")
     out = capsys.readouterr().out
     assert "baseline / seed 0: kept as it was" in out and "| 1.00 / 1.00 |" in out
-    assert (results / "rejudged.md").read_text().count("| toy | topic |") == 2
+    table = (results / "rejudged.md").read_text()
+    assert table.startswith("Explanation P / R judged again on 4 documents by llamacpp")
+    assert table.count("| toy | topic |") == 2
 
 
 def test_rejudge_names_a_folder_that_is_not_an_evals_run(tmp_path: Path) -> None:
