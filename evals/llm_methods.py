@@ -14,6 +14,7 @@ import goalcluster
 from agent.config import Config
 from agent.llm.backends import BackendError
 from agent.llm.helper import LLM, LLMOutputError
+from agent.progress import progress_bar
 from agent.schemas import ClusterDescription, Proposal, choice_schema
 from evals.scoring import explanation_quality, judge_sample
 from evals.task import Outcome, Task
@@ -127,17 +128,25 @@ def llm_classify(task: Task) -> Outcome:
 
 
 def judge_picks(
-    llm: LLM, goal: str, texts: list[str], clusters: list[dict[str, str]], rows: list[int]
+    llm: LLM,
+    goal: str,
+    texts: list[str],
+    clusters: list[dict[str, str]],
+    rows: list[int],
+    *,
+    quiet: bool = True,
 ) -> list[int]:
     """For each document in ``rows``, the cluster (-1: none) the judge picks from the explanations
     alone (no names, and a prompt of its own, not the one any method classifies with)."""
     explanations = [cluster["explanation"] for cluster in clusters]
     picks = []
-    for row in rows:
-        text = clip(texts[row], PROMPT_CHARS)
-        variables = {"goal": goal, "text": text, "explanations": explanations}
-        answer: Any = llm.generate("judge_explanations", variables, choice_schema(len(clusters)))
-        picks.append(int(answer.choice) - 1)
+    with progress_bar("judging explanations", len(rows), "doc", quiet=quiet) as bar:
+        for row in rows:
+            text = clip(texts[row], PROMPT_CHARS)
+            variables = {"goal": goal, "text": text, "explanations": explanations}
+            answer: Any = llm.generate("judge_explanations", variables, choice_schema(len(clusters)))
+            picks.append(int(answer.choice) - 1)
+            bar.update()
     return picks
 
 
@@ -149,6 +158,8 @@ def judge_explanations(
     clusters: list[dict[str, str]],
     size: int,
     seed: int,
+    *,
+    quiet: bool = True,
 ) -> dict[str, Any]:
     """The explanations as a classifier, judged on ``size`` documents (:func:`judge_sample`), with
     what the judging cost (charged to no method). A judge that fails is recorded, not raised: the
@@ -156,7 +167,7 @@ def judge_explanations(
     before = dict(llm.budget.snapshot())
     rows = judge_sample(members, size, seed)
     try:
-        picks = judge_picks(llm, goal, texts, clusters, rows)
+        picks = judge_picks(llm, goal, texts, clusters, rows, quiet=quiet)
     except (LLMOutputError, BackendError) as error:
         return {"error": f"{type(error).__name__}: {error}", "judge_cost": spent(llm, before)}
     return {**explanation_quality(members, rows, picks), "judge_cost": spent(llm, before)}

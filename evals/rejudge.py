@@ -24,6 +24,7 @@ from evals.output import publish
 from evals.scoring import JUDGE_SAMPLES
 from evals.table import results_table
 from goalcluster.results import read_result
+from tools.files import DamagedFileError
 
 
 def run_folder(results_dir: Path, row: dict[str, Any]) -> Path | None:
@@ -43,10 +44,10 @@ def rejudge_row(llm: LLM, folder: Path, row: dict[str, Any], size: int) -> dict[
     config, _, ids, texts = read_run_files(folder)
     result = read_result(folder)
     if [a.id for a in result.assignments] != ids:
-        raise SystemExit(f"{folder}: assignments.jsonl does not follow corpus.jsonl; the folder is damaged")
+        raise DamagedFileError(f"{folder}: assignments.jsonl does not follow corpus.jsonl")
     clusters = [{"name": c.name, "explanation": c.explanation} for c in result.clusters]
     judged = llm_methods.judge_explanations(
-        llm, config.goal, texts, result.members(), clusters, size, int(row["seed"])
+        llm, config.goal, texts, result.members(), clusters, size, int(row["seed"]), quiet=False
     )
     return {**row, "explanation": judged, "explanation_before": row.get("explanation")}
 
@@ -65,16 +66,6 @@ def main(args: argparse.Namespace) -> int:
     home = Path(os.environ.get("GOALCLUSTER_HOME") or DEFAULT_HOME)
     config = Config(llm=args.llm, home=home, use_cache=False)
     llm = build_llm(config, trace_path=out / "rejudge-llm-trace.jsonl")
-    rows = []
-    for row in report["rows"]:
-        name = f"{row['dataset']} / {row['criterion']} / {row['method']} / seed {row['seed']}"
-        folder = run_folder(source, row)
-        if "error" in row or folder is None or not row.get("clusters_found"):
-            print(f"== {name}: kept as it was (failed, no explanations, or no run folder)", flush=True)
-            rows.append(row)
-            continue
-        print(f"== {name}: judging {args.judge_samples} documents of {folder}", flush=True)
-        rows.append(rejudge_row(llm, folder, row, args.judge_samples))
     figures = {
         **report,
         "rejudged": {
@@ -83,13 +74,28 @@ def main(args: argparse.Namespace) -> int:
             "llm": args.llm,
             "date": time.strftime("%Y-%m-%d"),
         },
-        "rows": rows,
+        "rows": [],
     }
     caption = (
         f"Explanation P / R judged again on {args.judge_samples} documents by {args.llm} "
         f"(`python -m evals rejudge`); every other figure is the run's in {source}."
     )
-    publish(out, "rejudged", figures, f"{caption}\n\n{results_table(rows)}")
+    for row in report["rows"]:
+        name = f"{row['dataset']} / {row['criterion']} / {row['method']} / seed {row['seed']}"
+        folder = run_folder(source, row)
+        if "error" in row or folder is None or not row.get("clusters_found"):
+            print(f"== {name}: kept as it was (failed, no explanations, or no run folder)", flush=True)
+            figures["rows"].append(row)
+            continue
+        print(f"== {name}: judging {args.judge_samples} documents of {folder}", flush=True)
+        try:
+            figures["rows"].append(rejudge_row(llm, folder, row, args.judge_samples))
+        except (ValueError, OSError) as error:  # a damaged folder; the other rows are still worth judging
+            print(f"   kept as it was: its run folder could not be read ({error})", flush=True)
+            figures["rows"].append(row)
+        table = f"{caption}\n\n{results_table(figures['rows'])}"
+        publish(out, "rejudged", figures, table, quiet=True)  # what is judged so far survives a stop
+    publish(out, "rejudged", figures, f"{caption}\n\n{results_table(figures['rows'])}")
     return 0
 
 

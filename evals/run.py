@@ -121,7 +121,14 @@ def judge(task: Task, outcome: Outcome, args: argparse.Namespace) -> dict[str, A
     """Explanation quality on ``--judge-samples`` documents, with what the judging cost."""
     assert task.chat is not None
     return llm_methods.judge_explanations(
-        task.chat, task.goal, task.texts, outcome.members, outcome.clusters, args.judge_samples, task.seed
+        task.chat,
+        task.goal,
+        task.texts,
+        outcome.members,
+        outcome.clusters,
+        args.judge_samples,
+        task.seed,
+        quiet=task.quiet,
     )
 
 

@@ -129,3 +129,18 @@ def test_every_row_is_kept_when_no_run_folder_is_left(
     assert rejudge.run_folder(results, rows[0]) == results / "runs" / "toy-topic-goalcluster-0"
     assert rejudge.run_folder(results, rows[1]) is None
     assert rejudge.run_folder(tmp_path / "elsewhere", rows[0]) is None
+
+
+def test_a_damaged_run_folder_keeps_its_row_and_the_rest_are_judged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = evals_results(tmp_path, monkeypatch)
+    before = json.loads((results / "results.json").read_text())["rows"]
+    folder = results / "runs" / "toy-topic-goalcluster-0"
+    lines = (folder / "assignments.jsonl").read_text().splitlines()
+    (folder / "assignments.jsonl").write_text("\n".join(lines[:2]) + "\n")  # two documents lost
+    monkeypatch.setattr(rejudge, "build_llm", lambda config, trace_path: LLM(backend=ScriptedBackend()))
+    args = argparse.Namespace(results=str(results), judge_samples=4, llm="llamacpp", out=None)
+    assert rejudge.main(args) == 0
+    assert json.loads((results / "rejudged.json").read_text())["rows"] == before
+    assert "does not follow corpus.jsonl" in capsys.readouterr().out
