@@ -5,14 +5,17 @@ document with one call each)."""
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import goalcluster
-from agent.config import Config
+from agent.config import DEFAULT_HOME, Config
 from agent.llm.backends import BackendError
+from agent.llm.factory import build_llm
 from agent.llm.helper import LLM, LLMOutputError
 from agent.progress import progress_bar
 from agent.schemas import ClusterDescription, Proposal, choice_schema
@@ -125,6 +128,13 @@ def llm_classify(task: Task) -> Outcome:
         cost={**spent(llm, before), "seconds": sum(stages.values()), "stage_seconds": stages},
         details={"proposed_labels": len(proposed)},
     )
+
+
+def judge_llm(name: str, trace_path: Path) -> LLM:
+    """The evals' own LLM (the judge, and the LLM baselines): model ``name`` in ``$GOALCLUSTER_HOME``
+    (or the default home), with no answer cache, so every figure is computed."""
+    home = Path(os.environ.get("GOALCLUSTER_HOME") or DEFAULT_HOME)
+    return build_llm(Config(llm=name, home=home, use_cache=False), trace_path=trace_path)
 
 
 def judge_picks(

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
-from agent.config import DEFAULT_HOME, Config
-from agent.llm.factory import build_llm
 from agent.llm.helper import LLM
 from agent.workspace import read_run_files
 from evals import llm_methods
@@ -63,9 +60,7 @@ def main(args: argparse.Namespace) -> int:
             f"{source} has no results.json: point at the folder `python -m evals run --out` wrote"
         ) from None
     out = Path(args.out) if args.out else source
-    home = Path(os.environ.get("GOALCLUSTER_HOME") or DEFAULT_HOME)
-    config = Config(llm=args.llm, home=home, use_cache=False)
-    llm = build_llm(config, trace_path=out / "rejudge-llm-trace.jsonl")
+    llm = llm_methods.judge_llm(args.llm, out / "rejudge-llm-trace.jsonl")
     figures = {
         **report,
         "rejudged": {
@@ -80,6 +75,10 @@ def main(args: argparse.Namespace) -> int:
         f"Explanation P / R judged again on {args.judge_samples} documents by {args.llm} "
         f"(`python -m evals rejudge`); every other figure is the run's in {source}."
     )
+
+    def write(*, quiet: bool) -> None:
+        publish(out, "rejudged", figures, f"{caption}\n\n{results_table(figures['rows'])}", quiet=quiet)
+
     for row in report["rows"]:
         name = f"{row['dataset']} / {row['criterion']} / {row['method']} / seed {row['seed']}"
         folder = run_folder(source, row)
@@ -93,9 +92,8 @@ def main(args: argparse.Namespace) -> int:
         except (ValueError, OSError) as error:  # a damaged folder; the other rows are still worth judging
             print(f"   kept as it was: its run folder could not be read ({error})", flush=True)
             figures["rows"].append(row)
-        table = f"{caption}\n\n{results_table(figures['rows'])}"
-        publish(out, "rejudged", figures, table, quiet=True)  # what is judged so far survives a stop
-    publish(out, "rejudged", figures, f"{caption}\n\n{results_table(figures['rows'])}")
+        write(quiet=True)  # what is judged so far survives a stop
+    write(quiet=False)
     return 0
 
 

@@ -25,9 +25,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from agent.config import DEFAULT_HOME, Config
-from agent.llm.factory import build_llm
-from agent.llm.helper import LLM
 from evals import baselines, llm_methods
 from evals.data import LabeledSet, load_set, restrict, stratified, subset
 from evals.output import add_common_args, publish
@@ -174,8 +171,7 @@ def main(args: argparse.Namespace) -> int:
         raise SystemExit(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     wanted = runs_wanted(data_dir, args.datasets)
     seeds = [int(s) for s in str(args.seeds).split(",")]
-    home = Path(os.environ.get("GOALCLUSTER_HOME") or DEFAULT_HOME)
-    args.chat = _judge_llm(args, home)
+    args.chat = llm_methods.judge_llm(args.llm, args.out / "evals-llm-trace.jsonl")
     embedder = make_embedder("minilm")
     embedder.embed(["load the model before timing"])
     if "bertopic" in methods:
@@ -206,11 +202,6 @@ def main(args: argparse.Namespace) -> int:
                     publish(args.out, "results", report, results_table(report["rows"]), quiet=True)
     publish(args.out, "results", report, results_table(report["rows"]))
     return 0
-
-
-def _judge_llm(args: argparse.Namespace, home: Path) -> LLM:
-    config = Config(llm=args.llm, home=home, use_cache=False)
-    return build_llm(config, trace_path=args.out / "evals-llm-trace.jsonl")
 
 
 def _versions() -> dict[str, str]:

@@ -15,7 +15,7 @@ from fakes import ScriptedBackend
 from agent.config import Config
 from agent.llm.helper import LLM
 from agent.workspace import write_run_files
-from evals import rejudge, run
+from evals import llm_methods, rejudge, run
 from evals.scoring import members_of
 from evals.task import Outcome, Task, no_llm_cost
 from goalcluster.results import Cluster, ClusteringResult, DocumentAssignment, write_result
@@ -90,7 +90,7 @@ def test_rejudge_judges_the_run_folders_explanations_again_and_keeps_the_rest(
         seen.append(config)
         return judge
 
-    monkeypatch.setattr(rejudge, "build_llm", build)
+    monkeypatch.setattr(llm_methods, "build_llm", build)
     args = argparse.Namespace(results=str(results), judge_samples=4, llm="llamacpp", out=None)
     assert rejudge.main(args) == 0
 
@@ -139,7 +139,7 @@ def test_a_damaged_run_folder_keeps_its_row_and_the_rest_are_judged(
     folder = results / "runs" / "toy-topic-goalcluster-0"
     lines = (folder / "assignments.jsonl").read_text().splitlines()
     (folder / "assignments.jsonl").write_text("\n".join(lines[:2]) + "\n")  # two documents lost
-    monkeypatch.setattr(rejudge, "build_llm", lambda config, trace_path: LLM(backend=ScriptedBackend()))
+    monkeypatch.setattr(llm_methods, "build_llm", lambda config, trace_path: LLM(backend=ScriptedBackend()))
     args = argparse.Namespace(results=str(results), judge_samples=4, llm="llamacpp", out=None)
     assert rejudge.main(args) == 0
     assert json.loads((results / "rejudged.json").read_text())["rows"] == before
